@@ -1,0 +1,12 @@
+"""The command table: one module per command, each a function returning an exit code."""
+from __future__ import annotations
+
+from typing import Callable
+
+from cascadectl.cli.schema import schema
+from cascadectl.cli.validate import validate
+
+COMMANDS: list[tuple[str, Callable[..., int]]] = [
+    ("validate", validate),
+    ("schema", schema),
+]

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"
+
+
+def _shared_streams() -> Path:
+    for candidate in (REPO.parent / "shared", REPO / "shared"):
+        path = candidate / "fixtures" / "provider-streams"
+        if path.is_dir():
+            return path
+    return REPO / "tests" / "fixtures" / "provider-streams"
+
+
+PROVIDER_STREAMS = _shared_streams()
+
+
+@pytest.fixture(autouse=True)
+def _no_home_writes(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point HOME and the XDG dirs at a throwaway directory so that no test can
+    write to the user's real home."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    return home
