@@ -8,15 +8,8 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
 
 
-def _shared_streams() -> Path:
-    for candidate in (REPO.parent / "shared", REPO / "shared"):
-        path = candidate / "fixtures" / "provider-streams"
-        if path.is_dir():
-            return path
-    return REPO / "tests" / "fixtures" / "provider-streams"
-
-
-PROVIDER_STREAMS = _shared_streams()
+# Copied byte for byte from shared/fixtures/provider-streams (see its README and manifest).
+PROVIDER_STREAMS = FIXTURES / "provider-streams"
 
 
 @pytest.fixture(autouse=True)
