@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -21,3 +22,13 @@ def _no_home_writes(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     return home
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fake_scripts() -> Iterator[None]:
+    """Every test starts with empty fake-model queues."""
+    from cascadectl.providers.fake import reset_fake_scripts
+
+    reset_fake_scripts()
+    yield
+    reset_fake_scripts()

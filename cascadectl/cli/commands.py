@@ -4,9 +4,11 @@ from __future__ import annotations
 from typing import Callable
 
 from cascadectl.cli.schema import schema
+from cascadectl.cli.stream import stream
 from cascadectl.cli.validate import validate
 
 COMMANDS: list[tuple[str, Callable[..., int]]] = [
     ("validate", validate),
     ("schema", schema),
+    ("stream", stream),
 ]

@@ -1,0 +1,333 @@
+"""The Python API: CascadeAgent and ModelConfig, named as in the streaming guide."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, AsyncIterator, Mapping, Sequence
+
+from cascadectl.cascade.engine import Engine, Query
+from cascadectl.cascade.result import CascadeResult
+from cascadectl.config.model import (
+    CascadeConfig,
+    Defaults,
+    PriceSpec,
+    QualityConfig,
+    RoutingConfig,
+    TierConfig,
+    Timeouts,
+)
+from cascadectl.errors import AllTiersFailedError, ConfigError, UsageError
+from cascadectl.pricing import blended_per_1k_to_price, resolve_price
+from cascadectl.providers.base import Provider
+from cascadectl.quality.decision import Decider
+from cascadectl.streaming.events import StreamEvent
+from cascadectl.traces.writer import TraceWriter
+
+HTTP_PROVIDERS = frozenset({"openai", "anthropic"})
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One tier. `cost` is the guide's blended USD per 1K tokens; explicit
+    `input_price`/`output_price` (USD per 1M tokens) are preferred when given."""
+
+    name: str
+    provider: str
+    cost: float | None = None
+    input_price: float | None = None
+    output_price: float | None = None
+    cached_input_price: float | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    timeout: float | Timeouts | None = None
+    retries: int = 2
+    tier_name: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_tier(self) -> TierConfig:
+        return TierConfig(
+            name=self.tier_name or self.name,
+            provider=self.provider,
+            model=self.name,
+            base_url=self.base_url,
+            api_key_env=self.api_key_env,
+            price=self._price(),
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            timeout=_timeouts(self.timeout),
+            retries=self.retries,
+            options=dict(self.options),
+        )
+
+    def _price(self) -> PriceSpec | None:
+        explicit = PriceSpec(self.input_price, self.output_price, self.cached_input_price)
+        if self.cost is None:
+            return explicit if explicit != PriceSpec() else None
+        blended = blended_per_1k_to_price(self.cost)
+        return PriceSpec(
+            _first(self.input_price, blended.input),
+            _first(self.output_price, blended.output),
+            self.cached_input_price,
+        )
+
+
+class StreamingManager:
+    """What `agent.text_streaming_manager` / `agent.tool_streaming_manager` give:
+    a handle to stream through the cascade."""
+
+    def __init__(self, agent: CascadeAgent, tools: bool) -> None:
+        self.agent = agent
+        self.tools = tools
+
+    def stream(self, query: str, **kwargs: Any) -> AsyncIterator[StreamEvent]:
+        return self.agent.stream_events(query, **kwargs)
+
+
+class CascadeAgent:
+    def __init__(
+        self,
+        models: Sequence[ModelConfig] | None = None,
+        *,
+        config: CascadeConfig | None = None,
+        quality: QualityConfig | None = None,
+        routing: RoutingConfig | None = None,
+        tools: Sequence[Any] | None = None,
+        defaults: Defaults | None = None,
+        trace: str | os.PathLike[str] | TraceWriter | None = None,
+    ) -> None:
+        self.config = _build_config(models, config, quality, routing, tools, defaults)
+        self._tools = _normalize(self.config.tools)
+        self.prices = [resolve_price(t.model, t.price) for t in self.config.tiers]
+        self.decider = Decider(self.config.quality)
+        self._trace = _trace_writer(trace)
+        self._owns_trace = trace is not None and not isinstance(trace, TraceWriter)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._providers: dict[int, Provider] = {}
+        self._client: Any = None
+        self._ids = itertools.count(1)
+        self._check_keys()
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str], **kwargs: Any) -> CascadeAgent:
+        from cascadectl.config import load_cascade
+
+        return cls(config=load_cascade(Path(path)), **kwargs)
+
+    @property
+    def models(self) -> list[str]:
+        return [t.model for t in self.config.tiers]
+
+    @property
+    def text_streaming_manager(self) -> StreamingManager | None:
+        return StreamingManager(self, tools=False) if len(self.config.tiers) >= 2 else None
+
+    @property
+    def tool_streaming_manager(self) -> StreamingManager | None:
+        return StreamingManager(self, tools=True) if len(self.config.tiers) >= 2 else None
+
+    async def stream_events(
+        self,
+        query: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        complexity_hint: str | None = None,
+        force_direct: bool = False,
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        system: str | None = None,
+        draft_mode: str | None = None,
+        trace: TraceWriter | None = None,
+        query_id: str | None = None,
+        trace_extra: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        q = self._query(query, messages, system, max_tokens, temperature, complexity_hint, force_direct, tools, tool_choice, draft_mode)
+        engine = Engine(self.config, self._provider, self.prices, self.decider)
+        writer = trace or self._trace
+        qtrace = None
+        if writer is not None:
+            qtrace = writer.query(query_id or f"q{next(self._ids)}", trace_extra)
+            qtrace.start(_query_params(q))
+        try:
+            async for event in engine.stream(q):
+                if qtrace is not None:
+                    qtrace.event(event)
+                yield event
+        finally:
+            if qtrace is not None:
+                qtrace.flush()
+
+    async def run(self, query: str | None = None, **kwargs: Any) -> CascadeResult:
+        """Run a query to the end and return what COMPLETE carries; raise if every tier failed."""
+        async for event in self.stream_events(query, **kwargs):
+            if event.type.value == "complete":
+                return CascadeResult.from_dict(event.data["result"])
+            if event.type.value == "error":
+                raise AllTiersFailedError(str(event.data["error"]), list(event.data.get("errors", [])))
+        raise AllTiersFailedError("the cascade ended without a result", [])
+
+    async def aclose(self) -> None:
+        for provider in self._providers.values():
+            await provider.aclose()
+        self._providers.clear()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        if self._trace is not None and self._owns_trace:
+            self._trace.close()
+
+    async def __aenter__(self) -> CascadeAgent:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _provider(self, index: int) -> Provider:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # httpx connections belong to one event loop: start afresh in a new one.
+            self._loop, self._providers, self._client = loop, {}, None
+        provider = self._providers.get(index)
+        if provider is None:
+            provider = self._providers[index] = self._create(self.config.tiers[index])
+        return provider
+
+    def _create(self, tier: TierConfig) -> Provider:
+        from cascadectl.providers import create_provider
+
+        if tier.provider in HTTP_PROVIDERS and self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient(limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
+        return create_provider(tier, self._client if tier.provider in HTTP_PROVIDERS else None)
+
+    def _check_keys(self) -> None:
+        """Missing API keys fail here, before any request, naming the variable."""
+        from cascadectl.providers.credentials import check_credentials
+
+        for tier in self.config.tiers:
+            check_credentials(tier)
+
+    def _query(
+        self,
+        query: str | None,
+        messages: Sequence[Mapping[str, Any]] | None,
+        system: str | None,
+        max_tokens: int | None,
+        temperature: float | None,
+        complexity_hint: str | None,
+        force_direct: bool,
+        tools: Sequence[Any] | None,
+        tool_choice: Any,
+        draft_mode: str | None,
+    ) -> Query:
+        msgs = _messages(query, messages, system or self.config.defaults.system)
+        text = next((str(m.get("content") or "") for m in reversed(msgs) if m.get("role") == "user"), "")
+        specs = _merge_tools(self._tools, _normalize(tools or ()))
+        choice = _tool_choice(tool_choice, specs)
+        if draft_mode not in (None, "live", "buffered"):
+            raise UsageError(f"draft_mode must be 'live' or 'buffered', got {draft_mode!r}")
+        return Query(text, msgs, max_tokens, temperature, complexity_hint, force_direct, specs, choice, draft_mode)
+
+
+def _build_config(
+    models: Sequence[ModelConfig] | None,
+    config: CascadeConfig | None,
+    quality: QualityConfig | None,
+    routing: RoutingConfig | None,
+    tools: Sequence[Any] | None,
+    defaults: Defaults | None,
+) -> CascadeConfig:
+    if (models is None) == (config is None):
+        raise UsageError("CascadeAgent needs exactly one of models=[ModelConfig, ...] or config=")
+    if config is None:
+        if not models:
+            raise UsageError("CascadeAgent(models=...) needs at least one ModelConfig")
+        config = CascadeConfig(tiers=tuple(m.to_tier() for m in models))
+    _check_unique(config)
+    changes: dict[str, Any] = {}
+    for key, value in (("quality", quality), ("routing", routing), ("defaults", defaults)):
+        if value is not None:
+            changes[key] = value
+    if tools is not None:
+        changes["tools"] = tuple(tools)
+    return replace(config, **changes) if changes else config
+
+
+def _check_unique(config: CascadeConfig) -> None:
+    names = [t.name for t in config.tiers]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"tier names must be unique; repeated: {', '.join(dupes)} (set tier_name= to tell them apart)")
+
+
+def _messages(query: str | None, messages: Sequence[Mapping[str, Any]] | None, system: str | None) -> list[dict[str, Any]]:
+    msgs = [dict(m) for m in messages or ()]
+    if query is not None:
+        msgs.append({"role": "user", "content": query})
+    if not msgs:
+        raise UsageError("give a query or messages")
+    if system and not any(m.get("role") == "system" for m in msgs):
+        msgs.insert(0, {"role": "system", "content": system})
+    return msgs
+
+
+def _normalize(tools: Sequence[Any]) -> tuple[dict[str, Any], ...]:
+    if not tools:
+        return ()
+    from cascadectl.tools import normalize_tools
+
+    specs, _notices = normalize_tools(list(tools))
+    return tuple(spec.to_dict() for spec in specs)
+
+
+def _merge_tools(base: Sequence[dict[str, Any]], extra: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    merged = {t["name"]: t for t in base}
+    merged.update((t["name"], t) for t in extra)
+    return tuple(merged.values())
+
+
+def _tool_choice(choice: Any, tools: Sequence[dict[str, Any]]) -> Any:
+    if choice is None:
+        return None
+    from cascadectl.tools import normalize_tool_choice
+
+    return normalize_tool_choice(choice, tools)
+
+
+def _query_params(q: Query) -> dict[str, Any]:
+    return {
+        "query": q.text,
+        "messages": list(q.messages),
+        "max_tokens": q.max_tokens,
+        "temperature": q.temperature,
+        "complexity_hint": q.complexity_hint,
+        "force_direct": q.force_direct,
+        "tools": [t["name"] for t in q.tools],
+        "tool_choice": None if q.tool_choice is None else str(q.tool_choice),
+        "draft_mode": q.draft_mode,
+    }
+
+
+def _timeouts(value: float | Timeouts | None) -> Timeouts:
+    if value is None:
+        return Timeouts()
+    if isinstance(value, Timeouts):
+        return value
+    return Timeouts(total=float(value))
+
+
+def _trace_writer(trace: str | os.PathLike[str] | TraceWriter | None) -> TraceWriter | None:
+    if trace is None or isinstance(trace, TraceWriter):
+        return trace
+    return TraceWriter(trace)
+
+
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)

@@ -1,0 +1,341 @@
+"""The cascade engine: route, draft, decide, switch, account. One query at a time.
+
+Event order for a query: ROUTING; then per tier called, its chunks (and tool-call
+events); for a judged draft DRAFT_DECISION, then either COMPLETE (accepted) or
+SWITCH to the next tier; the last tier's output ends in COMPLETE. In buffered
+mode a draft's chunks are held and released after an accepting DRAFT_DECISION.
+A tier that fails switches to the next with the reason; if none is left: ERROR.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Callable, Mapping, Sequence
+
+from cascadectl.cascade.accounting import TierRun, total_cost
+from cascadectl.cascade.events import EventMaker
+from cascadectl.cascade.result import CascadeResult
+from cascadectl.cascade.routing import Route, route
+from cascadectl.config.model import CascadeConfig
+from cascadectl.errors import ProviderError
+from cascadectl.pricing import Price, cost_usd
+from cascadectl.providers.base import (
+    ExtraDelta,
+    FinishDelta,
+    Provider,
+    ProviderRequest,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+    UsageDelta,
+)
+from cascadectl.quality.checks import CheckResult
+from cascadectl.quality.decision import Decider, Decision
+from cascadectl.quality.draft import DecisionContext
+from cascadectl.streaming.events import StreamEvent, ToolStreamEventType
+
+EARLY_FIRST_CHECK = 24  # characters of draft text before the first early-abort check
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str  # the last user message: what routing and validators read
+    messages: Sequence[Mapping[str, Any]]
+    max_tokens: int | None = None
+    temperature: float | None = None
+    complexity_hint: str | None = None
+    force_direct: bool = False
+    tools: Sequence[Mapping[str, Any]] = ()  # universal format
+    tool_choice: Any = None  # a ToolChoice or None
+    draft_mode: str | None = None  # live | buffered; None: the config's
+
+
+class Engine:
+    def __init__(
+        self,
+        config: CascadeConfig,
+        provider: Callable[[int], Provider],
+        prices: Sequence[Price],
+        decider: Decider,
+    ) -> None:
+        self.config = config
+        self.provider = provider
+        self.prices = prices
+        self.decider = decider
+
+    async def stream(self, query: Query) -> AsyncIterator[StreamEvent]:
+        state = _QueryState(self, query)
+        yield state.routing_event()
+        for index in range(state.route.start, len(self.config.tiers)):
+            async for event in state.run_tier(index):
+                yield event
+            if state.done:
+                return
+
+
+class _QueryState:
+    def __init__(self, engine: Engine, query: Query) -> None:
+        self.engine = engine
+        self.config = engine.config
+        self.query = query
+        self.t0 = time.perf_counter()
+        self.events = EventMaker(bool(query.tools))
+        self.route: Route = route(
+            self.config,
+            query.text,
+            complexity_hint=query.complexity_hint,
+            force_direct=query.force_direct,
+            has_tools=bool(query.tools),
+        )
+        self.last = len(self.config.tiers) - 1
+        self.runs: list[TierRun] = []
+        self.first_shown: float | None = None
+        self.decision: Decision | None = None
+        self.done = False
+        self.prompt_chars = sum(len(str(m.get("content") or "")) for m in query.messages)
+        self.tool_schemas = {t["name"]: t.get("parameters") or {} for t in query.tools}
+        mode = query.draft_mode or self.config.quality.draft_mode
+        self.buffered = mode == "buffered"
+
+    def routing_event(self) -> StreamEvent:
+        return self.events.make(self.events.routing, self.route.to_data(self.config), None, None)
+
+    def phase(self, index: int) -> str:
+        if self.route.strategy == "direct":
+            return "direct"
+        return "verify" if index == self.last else "draft"
+
+    def request(self, index: int, judged: bool) -> ProviderRequest:
+        tier, defaults, q = self.config.tiers[index], self.config.defaults, self.query
+        return ProviderRequest(
+            model=tier.model,
+            messages=q.messages,
+            max_tokens=_first(q.max_tokens, tier.max_tokens, defaults.max_tokens),
+            temperature=_first(q.temperature, tier.temperature, defaults.temperature),
+            tools=q.tools or None,
+            tool_choice=q.tool_choice,
+            logprobs=tier.logprobs and (self.engine.decider.confidence_wanted or not judged),
+            options=tier.options,
+        )
+
+    async def run_tier(self, index: int) -> AsyncIterator[StreamEvent]:
+        tier = self.config.tiers[index]
+        judged = index < self.last and self.route.strategy == "cascade"
+        run = TierRun(tier, index, self.phase(index), self.engine.prices[index], self.prompt_chars)
+        self.runs.append(run)
+        live = not (judged and self.buffered)
+        held: list[StreamEvent] = []
+        shown = 0
+        abort: str | None = None
+        try:
+            async for event, abort in self._deltas(run, index, judged):
+                if live:
+                    if self.first_shown is None:
+                        self.first_shown = time.perf_counter()
+                    shown += 1
+                    yield event
+                else:
+                    held.append(event)
+        except ProviderError as exc:
+            async for event in self._failed(run, index, exc, shown):
+                yield event
+            return
+        for event in self._tool_completions(run):
+            if live:
+                yield event
+            else:
+                held.append(event)
+        if not judged:
+            run.finish("answered")
+            self.done = True
+            yield self._complete()
+            return
+        async for event in self._judge(run, index, abort, held, shown):
+            yield event
+
+    async def _deltas(self, run: TierRun, index: int, judged: bool) -> AsyncIterator[tuple[StreamEvent, str | None]]:
+        """Consume the provider's stream; yield (event, abort_reason) pairs."""
+        ev, model, phase = self.events, run.tier.model, run.phase
+        early = judged and self.config.quality.early_abort
+        next_check, chars = EARLY_FIRST_CHECK, 0
+        parts, logprobs = run.parts, run.logprobs
+        provider = self.engine.provider(index)
+        async with aclosing(provider.stream(self.request(index, judged))) as deltas:
+            async for delta in deltas:
+                kind = type(delta)
+                if kind is TextDelta:
+                    if run.first_token is None:
+                        run.first_token = time.perf_counter()
+                    text = delta.text
+                    parts.append(text)
+                    if delta.logprobs:
+                        for lp in delta.logprobs:
+                            logprobs.append(lp.logprob)
+                    chars += len(text)
+                    abort = None
+                    if early and chars >= next_check:
+                        next_check *= 2
+                        abort = self.engine.decider.early_abort_reason("".join(parts), logprobs)
+                    yield ev.text(text, model, phase), abort
+                    if abort:
+                        return
+                elif kind is ToolCallDelta:
+                    if run.first_token is None:
+                        run.first_token = time.perf_counter()
+                    for event in self._tool_events(run, delta):
+                        yield event, None
+                elif kind is UsageDelta:
+                    run.add_usage(delta)
+                elif kind is FinishDelta:
+                    run.finish_reason = delta.reason
+                elif kind is ExtraDelta and delta.kind == "refusal":
+                    run.refusal = (run.refusal or "") + delta.text
+
+    def _tool_events(self, run: TierRun, delta: ToolCallDelta) -> list[StreamEvent]:
+        slot, started = run.tools.feed(delta)
+        if not self.events.tool_mode:
+            return []
+        model, phase, T = run.tier.model, run.phase, ToolStreamEventType
+        out: list[StreamEvent] = []
+        if started:
+            data = {"id": slot.id, "name": slot.name, "index": slot.index}
+            out.append(self.events.tool(T.TOOL_CALL_START, data, model, phase))
+        if delta.arguments:
+            data = {"id": slot.id, "name": slot.name, "index": slot.index, "partial": slot.partial()}
+            out.append(self.events.tool(T.TOOL_CALL_DELTA, data, model, phase, delta.arguments))
+        if slot.complete and not slot.announced_complete:
+            slot.announced_complete = True
+            out.append(self._tool_complete(slot.as_call(), run))
+        return out
+
+    def _tool_complete(self, call: dict[str, Any], run: TierRun) -> StreamEvent:
+        T = ToolStreamEventType
+        return self.events.tool(T.TOOL_CALL_COMPLETE, {"tool_call": call}, run.tier.model, run.phase)
+
+    def _tool_completions(self, run: TierRun) -> list[StreamEvent]:
+        """At the end of a stream: calls complete only now (e.g. no argument text at all)."""
+        if not self.events.tool_mode:
+            return []
+        return [self._tool_complete(call, run) for call in run.tools.pending_complete()]
+
+    async def _judge(
+        self, run: TierRun, index: int, abort: str | None, held: list[StreamEvent], shown: int
+    ) -> AsyncIterator[StreamEvent]:
+        draft = run.draft()
+        threshold = self.engine.decider.threshold(self.route.complexity)
+        ctx = DecisionContext(self.query.text, self.route.complexity, threshold, self.tool_schemas, self.query.tool_choice)
+        extra = (CheckResult("early_abort", "hard", False, None, abort),) if abort else ()
+        decision = self.engine.decider.decide(draft, ctx, extra)
+        self.decision = decision
+        data = decision.to_dict()
+        data.update(tier=run.tier.name, complexity=self.route.complexity, draft=_draft_record(run))
+        yield self.events.make(self.events.decision, data, run.tier.model, run.phase)
+        if decision.accepted:
+            run.finish("accepted")
+            for event in held:
+                if self.first_shown is None:
+                    self.first_shown = time.perf_counter()
+                yield event
+            self.done = True
+            yield self._complete()
+            return
+        run.finish("aborted" if abort else "rejected")
+        yield self._switch(run, index, decision.reason, "early_abort" if abort else "rejected", shown)
+
+    def _switch(self, run: TierRun, index: int, reason: str, kind: str, shown: int) -> StreamEvent:
+        nxt = self.config.tiers[index + 1]
+        data = {
+            "from_model": run.tier.model,
+            "to_model": nxt.model,
+            "from_tier": run.tier.name,
+            "to_tier": nxt.name,
+            "reason": reason,
+            "kind": kind,
+            "retract": shown > 0,
+        }
+        return self.events.make(self.events.switch, data, run.tier.model, run.phase)
+
+    async def _failed(self, run: TierRun, index: int, exc: ProviderError, shown: int) -> AsyncIterator[StreamEvent]:
+        run.error = exc.to_dict()
+        run.finish("failed")
+        reason = f"provider error ({exc.kind}): {exc}"
+        if index < self.last:
+            yield self._switch(run, index, reason, "provider_error", shown)
+            return
+        self.done = True
+        errors = [{"tier": r.tier.name, **r.error} for r in self.runs if r.error]
+        data = {
+            "error": f"every tier failed; last: {reason}",
+            "kind": exc.kind,
+            "errors": errors,
+            "tiers": [r.to_dict() for r in self.runs],
+            "total_cost": total_cost(self.runs),
+            "retract": shown > 0,
+        }
+        yield self.events.make(self.events.error, data, run.tier.model, run.phase)
+
+    def _complete(self) -> StreamEvent:
+        result = self.result()
+        final = self.runs[-1]
+        return self.events.make(self.events.complete, {"result": result.to_dict()}, final.tier.model, final.phase)
+
+    def result(self) -> CascadeResult:
+        final = self.runs[-1]
+        usages = [r.usage() for r in self.runs]
+        vo_cost, vo_estimated = self._verifier_only()
+        now = time.perf_counter()
+        drafts = final.tools.drafts()
+        return CascadeResult(
+            content=final.text,
+            model_used=final.tier.model,
+            tier_used=final.tier.name,
+            draft_accepted=final.status == "accepted",
+            routing_strategy=self.route.strategy,
+            complexity=self.route.complexity,
+            total_cost=total_cost(self.runs),
+            latency_ms=round((now - self.t0) * 1000.0, 3),
+            ttft_ms=None if self.first_shown is None else round((self.first_shown - self.t0) * 1000.0, 3),
+            tiers=[r.to_dict() for r in self.runs],
+            tool_calls=[{"id": d.id, "name": d.name, "arguments": d.arguments} for d in drafts if d.complete],
+            incomplete_tool_calls=[_incomplete(d) for d in drafts if not d.complete],
+            decision=None if self.decision is None else self.decision.to_dict(),
+            verifier_only_cost=vo_cost,
+            verifier_only_cost_estimated=vo_estimated,
+            finish_reason=final.finish_reason,
+            input_tokens=sum(u.input_tokens for u in usages),
+            output_tokens=sum(u.output_tokens for u in usages),
+            tokens_estimated=any(u.estimated for u in usages),
+        )
+
+    def _verifier_only(self) -> tuple[float | None, bool]:
+        """The cost of sending this query to the last tier alone: measured when the
+        last tier answered it, else priced from the answering tier's token counts."""
+        last = [r for r in self.runs if r.index == self.last and r.status == "answered"]
+        if last:
+            return last[0].cost(), False
+        usage = self.runs[-1].usage()
+        estimate = Usage(usage.input_tokens, usage.output_tokens, 0, True)
+        return cost_usd(estimate, self.engine.prices[self.last]), True
+
+
+def _first(*values: Any) -> Any:
+    for value in values:
+        if value is not None:
+            return value
+    return None
+
+
+def _draft_record(run: TierRun) -> dict[str, Any]:
+    """Enough of the draft to re-decide it later from the trace, without the model."""
+    return {
+        "text": run.text,
+        "logprobs": [round(lp, 5) for lp in run.logprobs],
+        "tool_calls": [{"id": d.id, "name": d.name, "raw_arguments": d.raw_arguments} for d in run.tools.drafts()],
+        "finish_reason": run.finish_reason,
+        "refusal": run.refusal,
+    }
+
+
+def _incomplete(draft: Any) -> dict[str, Any]:
+    return {"id": draft.id, "name": draft.name, "raw_arguments": draft.raw_arguments, "error": draft.parse_error}
