@@ -1,0 +1,114 @@
+"""JSONL traces: one JSON object per line, append-only, whole lines only.
+
+Lines are buffered per query and written with one write() per batch (at each
+non-chunk event and at the end of the query), then flushed, so an interrupted
+run leaves only whole lines behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import IO, Any, Mapping
+
+from cascadectl.streaming.events import StreamEvent
+
+TRACE_SCHEMA_VERSION = 1
+_BATCH = 64  # chunk lines held before a write
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+class TraceWriter:
+    """Thread-safe JSONL writer shared by the CLI and the library (`trace=`)."""
+
+    def __init__(self, target: str | os.PathLike[str] | IO[str], run_id: str | None = None) -> None:
+        self.run_id = run_id or new_run_id()
+        self._own = not hasattr(target, "write")
+        if self._own:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
+        self._file: IO[str] = open(target, "a", encoding="utf-8") if self._own else target  # type: ignore[arg-type]
+        self._lock = threading.Lock()
+
+    def query(self, query_id: str, extra: Mapping[str, Any] | None = None) -> QueryTrace:
+        return QueryTrace(self, query_id, extra or {})
+
+    def write_lines(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        with self._lock:
+            self._file.write("".join(lines))
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._own and not self._file.closed:
+            self._file.close()
+
+    def __enter__(self) -> TraceWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class QueryTrace:
+    """The lines of one query: `start` first (query and parameters), then every event."""
+
+    def __init__(self, writer: TraceWriter, query_id: str, extra: Mapping[str, Any]) -> None:
+        self.writer = writer
+        self.query_id = query_id
+        self.extra = dict(extra)
+        self.seq = 0
+        self.t0 = time.perf_counter()
+        self.pending: list[str] = []
+
+    def _line(self, type_: str, phase: str | None, model: str | None, data: Mapping[str, Any], **more: Any) -> None:
+        record = {
+            "v": TRACE_SCHEMA_VERSION,
+            "run_id": self.writer.run_id,
+            "query_id": self.query_id,
+            "seq": self.seq,
+            "t_ms": round((time.perf_counter() - self.t0) * 1000.0, 3),
+            "type": type_,
+            "phase": phase,
+            "model": model,
+            "data": data,
+            **more,
+            **self.extra,
+        }
+        self.seq += 1
+        self.pending.append(json.dumps(record, ensure_ascii=False, default=_jsonable) + "\n")
+
+    def start(self, params: Mapping[str, Any]) -> None:
+        self._line("query", None, None, dict(params))
+        self.flush()
+
+    def event(self, event: StreamEvent) -> None:
+        more: dict[str, Any] = {}
+        if event.content:
+            more["content"] = event.content
+        delta = getattr(event, "delta", None)
+        if delta is not None:
+            more["delta"] = delta
+        self._line(event.type.value, event.phase, event.model, event.data, **more)
+        if not event.content or len(self.pending) >= _BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        self.writer.write_lines(self.pending)
+        self.pending = []
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if hasattr(value, "_asdict"):
+        return value._asdict()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
