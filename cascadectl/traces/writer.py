@@ -99,6 +99,11 @@ class QueryTrace:
         if not event.content or len(self.pending) >= _BATCH:
             self.flush()
 
+    def record(self, type_: str, data: Mapping[str, Any]) -> None:
+        """A line that is not a stream event (e.g. an eval's `score`), written at once."""
+        self._line(type_, None, None, dict(data))
+        self.flush()
+
     def flush(self) -> None:
         self.writer.write_lines(self.pending)
         self.pending = []
