@@ -24,7 +24,7 @@ from cascadectl.pricing import blended_per_1k_to_price, resolve_price
 from cascadectl.providers.base import Provider
 from cascadectl.quality.decision import Decider
 from cascadectl.streaming.events import StreamEvent
-from cascadectl.traces.writer import TraceWriter
+from cascadectl.traces.writer import QueryTrace, TraceWriter
 
 HTTP_PROVIDERS = frozenset({"openai", "anthropic"})
 
@@ -143,17 +143,22 @@ class CascadeAgent:
         *,
         system: str | None = None,
         draft_mode: str | None = None,
-        trace: TraceWriter | None = None,
+        trace: TraceWriter | QueryTrace | None = None,
         query_id: str | None = None,
         trace_extra: Mapping[str, Any] | None = None,
+        trace_query_data: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[StreamEvent]:
+        """Stream one query's events. Tracing: `trace` is a writer (a new query
+        trace is started, its lines tagged with `trace_extra`) or a QueryTrace the
+        caller made with `writer.query(...)` so it can append its own lines after;
+        `trace_query_data` is merged into the first line's data (e.g. an eval item)."""
         q = self._query(query, messages, system, max_tokens, temperature, complexity_hint, force_direct, tools, tool_choice, draft_mode)
         engine = Engine(self.config, self._provider, self.prices, self.decider)
         writer = trace or self._trace
         qtrace = None
         if writer is not None:
-            qtrace = writer.query(query_id or f"q{next(self._ids)}", trace_extra)
-            qtrace.start(_query_params(q))
+            qtrace = writer if isinstance(writer, QueryTrace) else writer.query(query_id or f"q{next(self._ids)}", trace_extra)
+            qtrace.start({**_query_params(q), **(trace_query_data or {})})
         try:
             async for event in engine.stream(q):
                 if qtrace is not None:
