@@ -16,6 +16,11 @@ import typer
 from cascadectl import __version__
 from cascadectl.errors import CascadeError
 
+try:  # typer >= 0.2x vendors click as typer._click, whose exceptions are not click's
+    from typer._click.exceptions import ClickException as _TyperClickException
+except ImportError:  # pragma: no cover - older typer raises click's own
+    _TyperClickException = click.ClickException
+
 app = typer.Typer(
     name="cascadectl",
     help="Model cascades for LLMs: draft with a cheap model, verify with a strong one only when needed.",
@@ -58,12 +63,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CascadeError as exc:
         print(f"cascadectl: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer.Exit) as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         print("cascadectl: interrupted", file=sys.stderr)
         return 130
-    except click.ClickException as exc:
+    except (click.ClickException, _TyperClickException) as exc:
         exc.show(file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -56,7 +56,7 @@ class Decider:
     def __init__(self, quality: QualityConfig) -> None:
         specs = quality.validators or DEFAULT_VALIDATORS
         self.quality = quality
-        self._checks = tuple(_bind(spec) for spec in specs if spec.type != "judge")
+        self._checks = tuple(_bind(spec) for spec in specs)
         self._tool_check = _Bound(tool_calls, 1.0, {})
         self.confidence_wanted = any(spec.type == "confidence" for spec in specs)
 
@@ -81,6 +81,11 @@ class Decider:
 
 
 def _bind(spec: ValidatorSpec) -> _Bound:
+    if spec.type == "judge":
+        raise ConfigError(
+            "quality.validators: the 'judge' validator is not available in the engine yet; "
+            "remove it (judge scoring is available in evals as scorer: judge)"
+        )
     check = HARD_CHECKS.get(spec.type) or SOFT_CHECKS.get(spec.type)
     if spec.type == "tool_calls":
         check = tool_calls
