@@ -114,7 +114,7 @@ class _QueryState:
             max_tokens=_first(q.max_tokens, tier.max_tokens, defaults.max_tokens),
             temperature=_first(q.temperature, tier.temperature, defaults.temperature),
             tools=q.tools or None,
-            tool_choice=q.tool_choice,
+            tool_choice=_wire_choice(q.tool_choice),
             logprobs=tier.logprobs and (self.engine.decider.confidence_wanted or not judged),
             options=tier.options,
         )
@@ -324,6 +324,13 @@ def _first(*values: Any) -> Any:
         if value is not None:
             return value
     return None
+
+
+def _wire_choice(choice: Any) -> Any:
+    """The neutral form providers take: "auto" | "required" | "none" | {"name": X}."""
+    if choice is None:
+        return None
+    return {"name": choice.name} if choice.mode == "function" else choice.mode
 
 
 def _draft_record(run: TierRun) -> dict[str, Any]:
