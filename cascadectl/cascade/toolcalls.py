@@ -25,7 +25,7 @@ class _Slot:
             try:
                 self.parser.feed(fragment)
             except JSONStreamError as exc:
-                self.error = f"invalid JSON at offset {exc.offset}: {exc}"
+                self.error = f"invalid JSON: {exc}"
 
     @property
     def complete(self) -> bool:
