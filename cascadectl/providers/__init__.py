@@ -1,1 +1,36 @@
+"""Providers by name. Each module is imported only when a tier uses it, so that
+`cascadectl --help` never pays for httpx or llama_cpp."""
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from cascadectl.errors import ConfigError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from cascadectl.config.model import TierConfig
+    from cascadectl.providers.base import Provider
+
+_REGISTRY: dict[str, tuple[str, str]] = {
+    "openai": ("cascadectl.providers.openai", "OpenAIProvider"),
+    "anthropic": ("cascadectl.providers.anthropic", "AnthropicProvider"),
+    "llamacpp": ("cascadectl.providers.llamacpp", "LlamaCppProvider"),
+    "fake": ("cascadectl.providers.fake", "FakeProvider"),
+}
+PROVIDER_NAMES: tuple[str, ...] = tuple(sorted(_REGISTRY))
+
+
+def create_provider(tier: TierConfig, client: httpx.AsyncClient | None = None) -> Provider:
+    """The tier's provider. `client` is the agent's shared httpx client (HTTP
+    providers borrow it and leave it open; without one they own their own)."""
+    try:
+        module_name, class_name = _REGISTRY[tier.provider]
+    except KeyError:
+        raise ConfigError(
+            f"tier {tier.name!r}: unknown provider {tier.provider!r} "
+            f"(known providers: {', '.join(PROVIDER_NAMES)})"
+        ) from None
+    provider_class = getattr(importlib.import_module(module_name), class_name)
+    return provider_class(tier, client)  # type: ignore[no-any-return]
