@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Mapping, Protocol, Sequence, Union
 
 
-@dataclass(frozen=True, slots=True)
+# The two hot per-token types are not frozen: a frozen dataclass costs about
+# 0.5 µs more to build, per token. Treat them as immutable all the same.
+@dataclass(slots=True)
 class TokenLogprob:
     token: str
     logprob: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TextDelta:
     text: str
     logprobs: tuple[TokenLogprob, ...] | None = None
