@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from typing import Callable
 
+from cascadectl.cli.check import check
+from cascadectl.cli.eval import eval_command
+from cascadectl.cli.report import report
 from cascadectl.cli.schema import schema
 from cascadectl.cli.stream import stream
 from cascadectl.cli.validate import validate
@@ -11,4 +14,7 @@ COMMANDS: list[tuple[str, Callable[..., int]]] = [
     ("validate", validate),
     ("schema", schema),
     ("stream", stream),
+    ("report", report),
+    ("check", check),
+    ("eval", eval_command),
 ]

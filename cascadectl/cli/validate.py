@@ -17,7 +17,7 @@ class FileCheck(NamedTuple):
 
 def validate(
     files: List[Path] = typer.Argument(
-        ..., metavar="FILE", help="Files to check: cascades (.yaml, .yml).", show_default=False
+        ..., metavar="FILE", help="Files to check: cascades (.yaml, .yml), evalsets (.jsonl).", show_default=False
     ),
 ) -> int:
     """Check files; print each problem as file:line:col: path: message. Exit 2 if any."""
@@ -45,10 +45,19 @@ def _check_cascade(file: Path) -> FileCheck:
     return FileCheck(check.issues, f"{count} tier{'' if count == 1 else 's'}: {names}")
 
 
-# By file extension; evalsets (.jsonl) plug in here.
+def _check_evalset(file: Path) -> FileCheck:
+    from cascadectl.evals.evalset import check_evalset
+
+    check = check_evalset(file)
+    count = len(check.items)
+    return FileCheck(check.issues, f"evalset, {count} item{'' if count == 1 else 's'}")
+
+
+# By file extension.
 _CHECKERS: dict[str, Callable[[Path], FileCheck]] = {
     ".yaml": _check_cascade,
     ".yml": _check_cascade,
+    ".jsonl": _check_evalset,
 }
 
 

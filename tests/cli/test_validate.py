@@ -62,7 +62,7 @@ def test_missing_file_and_unknown_kind(tmp_path: Path, capsys: pytest.CaptureFix
     assert out == ""
     assert err.splitlines() == [
         f"{tmp_path / 'nope.yaml'}: cannot read: no such file",
-        f"{notes}: cannot check '.txt' files (expected: .yaml, .yml)",
+        f"{notes}: cannot check '.txt' files (expected: .yaml, .yml, .jsonl)",
     ]
 
 
