@@ -37,6 +37,8 @@ class TierRun:
     finish_reason: str | None = None
     refusal: str | None = None
     status: str = "running"  # answered | accepted | rejected | aborted | failed
+    judged: bool = False  # a draft whose output is decided on
+    shown: int = 0  # events of this tier the consumer has already been shown
     error: dict[str, Any] | None = None
 
     @property

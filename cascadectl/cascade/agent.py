@@ -130,7 +130,7 @@ class CascadeAgent:
     def tool_streaming_manager(self) -> StreamingManager | None:
         return StreamingManager(self, tools=True) if len(self.config.tiers) >= 2 else None
 
-    async def stream_events(
+    def stream_events(
         self,
         query: str | None = None,
         max_tokens: int | None = None,
@@ -159,14 +159,8 @@ class CascadeAgent:
         if writer is not None:
             qtrace = writer if isinstance(writer, QueryTrace) else writer.query(query_id or f"q{next(self._ids)}", trace_extra)
             qtrace.start({**_query_params(q), **(trace_query_data or {})})
-        try:
-            async for event in engine.stream(q):
-                if qtrace is not None:
-                    qtrace.event(event)
-                yield event
-        finally:
-            if qtrace is not None:
-                qtrace.flush()
+        # The engine's own generator, not a wrapper around it: one layer less per chunk.
+        return engine.stream(q, qtrace)
 
     async def run(self, query: str | None = None, **kwargs: Any) -> CascadeResult:
         """Run a query to the end and return what COMPLETE carries; raise if every tier failed."""

@@ -34,6 +34,7 @@ from cascadectl.quality.checks import CheckResult
 from cascadectl.quality.decision import Decider, Decision
 from cascadectl.quality.draft import DecisionContext
 from cascadectl.streaming.events import StreamEvent, ToolStreamEventType
+from cascadectl.traces.writer import QueryTrace
 
 EARLY_FIRST_CHECK = 24  # characters of draft text before the first early-abort check
 
@@ -64,14 +65,72 @@ class Engine:
         self.prices = prices
         self.decider = decider
 
-    async def stream(self, query: Query) -> AsyncIterator[StreamEvent]:
+    async def stream(self, query: Query, trace: QueryTrace | None = None) -> AsyncIterator[StreamEvent]:
+        """All of a query's events. The per-chunk path lives in this one generator on
+        purpose: every async-generator layer between the provider and the consumer
+        costs about half a microsecond per chunk."""
         state = _QueryState(self, query)
-        yield state.routing_event()
-        for index in range(state.route.start, len(self.config.tiers)):
-            async for event in state.run_tier(index):
+        record = trace.event if trace is not None else None
+        try:
+            for event in state.opening():
+                if record:
+                    record(event)
                 yield event
-            if state.done:
-                return
+            for index in range(state.route.start, len(self.config.tiers)):
+                run, live, early = state.begin(index)
+                held: list[StreamEvent] = []
+                make_text, model, phase = state.events.text, run.tier.model, run.phase
+                parts, logprobs, decider = run.parts, run.logprobs, self.decider
+                next_check, chars, abort = EARLY_FIRST_CHECK, 0, None
+                try:
+                    async with aclosing(self.provider(index).stream(state.request(index, run))) as deltas:
+                        async for delta in deltas:
+                            if type(delta) is TextDelta:
+                                if run.first_token is None:
+                                    run.first_token = time.perf_counter()
+                                text = delta.text
+                                parts.append(text)
+                                if delta.logprobs:
+                                    for lp in delta.logprobs:
+                                        logprobs.append(lp.logprob)
+                                chars += len(text)
+                                if early and chars >= next_check:
+                                    next_check *= 2
+                                    abort = decider.early_abort_reason("".join(parts), logprobs)
+                                event = make_text(text, model, phase)
+                                if not live:
+                                    held.append(event)
+                                else:
+                                    if state.first_shown is None:
+                                        state.first_shown = time.perf_counter()
+                                    run.shown += 1
+                                    if record:
+                                        record(event)
+                                    yield event
+                                if abort:
+                                    break
+                                continue
+                            for event in state.other_delta(run, delta):
+                                if not live:
+                                    held.append(event)
+                                    continue
+                                run.shown += 1
+                                if record:
+                                    record(event)
+                                yield event
+                except ProviderError as exc:
+                    closing = state.failed(run, index, exc)
+                else:
+                    closing = state.finish(run, index, live, abort, held)
+                for event in closing:
+                    if record:
+                        record(event)
+                    yield event
+                if state.done:
+                    return
+        finally:
+            if trace is not None:
+                trace.flush()
 
 
 class _QueryState:
@@ -98,15 +157,25 @@ class _QueryState:
         mode = query.draft_mode or self.config.quality.draft_mode
         self.buffered = mode == "buffered"
 
-    def routing_event(self) -> StreamEvent:
-        return self.events.make(self.events.routing, self.route.to_data(self.config), None, None)
+    def opening(self) -> list[StreamEvent]:
+        return [self.events.make(self.events.routing, self.route.to_data(self.config), None, None)]
 
     def phase(self, index: int) -> str:
         if self.route.strategy == "direct":
             return "direct"
         return "verify" if index == self.last else "draft"
 
-    def request(self, index: int, judged: bool) -> ProviderRequest:
+    def begin(self, index: int) -> tuple[TierRun, bool, bool]:
+        """Start a tier: its run record, whether its output is shown live, and
+        whether it may be aborted early."""
+        judged = index < self.last and self.route.strategy == "cascade"
+        run = TierRun(self.config.tiers[index], index, self.phase(index), self.engine.prices[index], self.prompt_chars)
+        run.judged = judged
+        self.runs.append(run)
+        live = not (judged and self.buffered)
+        return run, live, judged and self.config.quality.early_abort
+
+    def request(self, index: int, run: TierRun) -> ProviderRequest:
         tier, defaults, q = self.config.tiers[index], self.config.defaults, self.query
         return ProviderRequest(
             model=tier.model,
@@ -115,82 +184,35 @@ class _QueryState:
             temperature=_first(q.temperature, tier.temperature, defaults.temperature),
             tools=q.tools or None,
             tool_choice=_wire_choice(q.tool_choice),
-            logprobs=tier.logprobs and (self.engine.decider.confidence_wanted or not judged),
+            logprobs=tier.logprobs and (self.engine.decider.confidence_wanted or not run.judged),
             options=tier.options,
         )
 
-    async def run_tier(self, index: int) -> AsyncIterator[StreamEvent]:
-        tier = self.config.tiers[index]
-        judged = index < self.last and self.route.strategy == "cascade"
-        run = TierRun(tier, index, self.phase(index), self.engine.prices[index], self.prompt_chars)
-        self.runs.append(run)
-        live = not (judged and self.buffered)
-        held: list[StreamEvent] = []
-        shown = 0
-        abort: str | None = None
-        try:
-            async for event, abort in self._deltas(run, index, judged):
-                if live:
-                    if self.first_shown is None:
-                        self.first_shown = time.perf_counter()
-                    shown += 1
-                    yield event
-                else:
-                    held.append(event)
-        except ProviderError as exc:
-            async for event in self._failed(run, index, exc, shown):
-                yield event
-            return
-        for event in self._tool_completions(run):
-            if live:
-                yield event
-            else:
-                held.append(event)
-        if not judged:
+    def other_delta(self, run: TierRun, delta: Any) -> list[StreamEvent]:
+        kind = type(delta)
+        if kind is ToolCallDelta:
+            if run.first_token is None:
+                run.first_token = time.perf_counter()
+            return self._tool_events(run, delta)
+        if kind is UsageDelta:
+            run.add_usage(delta)
+        elif kind is FinishDelta:
+            run.finish_reason = delta.reason
+        elif kind is ExtraDelta and delta.kind == "refusal":
+            run.refusal = (run.refusal or "") + delta.text
+        return []
+
+    def finish(self, run: TierRun, index: int, live: bool, abort: str | None, held: list[StreamEvent]) -> list[StreamEvent]:
+        """The events that close a tier whose stream ended (or was aborted)."""
+        completions = self._tool_completions(run)
+        if not run.judged:
             run.finish("answered")
             self.done = True
-            yield self._complete()
-            return
-        async for event in self._judge(run, index, abort, held, shown):
-            yield event
-
-    async def _deltas(self, run: TierRun, index: int, judged: bool) -> AsyncIterator[tuple[StreamEvent, str | None]]:
-        """Consume the provider's stream; yield (event, abort_reason) pairs."""
-        ev, model, phase = self.events, run.tier.model, run.phase
-        early = judged and self.config.quality.early_abort
-        next_check, chars = EARLY_FIRST_CHECK, 0
-        parts, logprobs = run.parts, run.logprobs
-        provider = self.engine.provider(index)
-        async with aclosing(provider.stream(self.request(index, judged))) as deltas:
-            async for delta in deltas:
-                kind = type(delta)
-                if kind is TextDelta:
-                    if run.first_token is None:
-                        run.first_token = time.perf_counter()
-                    text = delta.text
-                    parts.append(text)
-                    if delta.logprobs:
-                        for lp in delta.logprobs:
-                            logprobs.append(lp.logprob)
-                    chars += len(text)
-                    abort = None
-                    if early and chars >= next_check:
-                        next_check *= 2
-                        abort = self.engine.decider.early_abort_reason("".join(parts), logprobs)
-                    yield ev.text(text, model, phase), abort
-                    if abort:
-                        return
-                elif kind is ToolCallDelta:
-                    if run.first_token is None:
-                        run.first_token = time.perf_counter()
-                    for event in self._tool_events(run, delta):
-                        yield event, None
-                elif kind is UsageDelta:
-                    run.add_usage(delta)
-                elif kind is FinishDelta:
-                    run.finish_reason = delta.reason
-                elif kind is ExtraDelta and delta.kind == "refusal":
-                    run.refusal = (run.refusal or "") + delta.text
+            return [*completions, self._complete()]
+        if not live:
+            held.extend(completions)
+            completions = []
+        return [*completions, *self._judge(run, index, abort, held)]
 
     def _tool_events(self, run: TierRun, delta: ToolCallDelta) -> list[StreamEvent]:
         slot, started = run.tools.feed(delta)
@@ -219,9 +241,7 @@ class _QueryState:
             return []
         return [self._tool_complete(call, run) for call in run.tools.pending_complete()]
 
-    async def _judge(
-        self, run: TierRun, index: int, abort: str | None, held: list[StreamEvent], shown: int
-    ) -> AsyncIterator[StreamEvent]:
+    def _judge(self, run: TierRun, index: int, abort: str | None, held: list[StreamEvent]) -> list[StreamEvent]:
         draft = run.draft()
         threshold = self.engine.decider.threshold(self.route.complexity)
         ctx = DecisionContext(self.query.text, self.route.complexity, threshold, self.tool_schemas, self.query.tool_choice)
@@ -230,20 +250,18 @@ class _QueryState:
         self.decision = decision
         data = decision.to_dict()
         data.update(tier=run.tier.name, complexity=self.route.complexity, draft=_draft_record(run))
-        yield self.events.make(self.events.decision, data, run.tier.model, run.phase)
-        if decision.accepted:
-            run.finish("accepted")
-            for event in held:
-                if self.first_shown is None:
-                    self.first_shown = time.perf_counter()
-                yield event
-            self.done = True
-            yield self._complete()
-            return
-        run.finish("aborted" if abort else "rejected")
-        yield self._switch(run, index, decision.reason, "early_abort" if abort else "rejected", shown)
+        out = [self.events.make(self.events.decision, data, run.tier.model, run.phase)]
+        if not decision.accepted:
+            run.finish("aborted" if abort else "rejected")
+            out.append(self._switch(run, index, decision.reason, "early_abort" if abort else "rejected"))
+            return out
+        run.finish("accepted")
+        if held and self.first_shown is None:
+            self.first_shown = time.perf_counter()
+        self.done = True
+        return [*out, *held, self._complete()]
 
-    def _switch(self, run: TierRun, index: int, reason: str, kind: str, shown: int) -> StreamEvent:
+    def _switch(self, run: TierRun, index: int, reason: str, kind: str) -> StreamEvent:
         nxt = self.config.tiers[index + 1]
         data = {
             "from_model": run.tier.model,
@@ -252,17 +270,16 @@ class _QueryState:
             "to_tier": nxt.name,
             "reason": reason,
             "kind": kind,
-            "retract": shown > 0,
+            "retract": run.shown > 0,
         }
         return self.events.make(self.events.switch, data, run.tier.model, run.phase)
 
-    async def _failed(self, run: TierRun, index: int, exc: ProviderError, shown: int) -> AsyncIterator[StreamEvent]:
+    def failed(self, run: TierRun, index: int, exc: ProviderError) -> list[StreamEvent]:
         run.error = exc.to_dict()
         run.finish("failed")
         reason = f"provider error ({exc.kind}): {exc}"
         if index < self.last:
-            yield self._switch(run, index, reason, "provider_error", shown)
-            return
+            return [self._switch(run, index, reason, "provider_error")]
         self.done = True
         errors = [{"tier": r.tier.name, **r.error} for r in self.runs if r.error]
         data = {
@@ -271,9 +288,9 @@ class _QueryState:
             "errors": errors,
             "tiers": [r.to_dict() for r in self.runs],
             "total_cost": total_cost(self.runs),
-            "retract": shown > 0,
+            "retract": run.shown > 0,
         }
-        yield self.events.make(self.events.error, data, run.tier.model, run.phase)
+        return [self.events.make(self.events.error, data, run.tier.model, run.phase)]
 
     def _complete(self) -> StreamEvent:
         result = self.result()
