@@ -1,7 +1,6 @@
 """`cascadectl stream CASCADE QUERY`: one query through the cascade, live."""
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -46,6 +45,8 @@ def stream(
     )
     writer = TraceWriter(trace) if trace else None
     try:
+        import asyncio  # here, not at the top: `cascadectl --help` should not pay for it
+
         return asyncio.run(_run(agent, text, kwargs, json_out, writer))
     finally:
         if writer is not None:

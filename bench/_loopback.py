@@ -1,0 +1,73 @@
+"""The loopback OpenAI-compatible server the engine benchmarks talk to.
+
+It runs in its own process (the shared test server, tests/support/sse_server.py)
+so that serving never competes with the measured client for the GIL. The
+body is written in one piece so the client's CPU sets the pace.
+
+Each POST to /<name>/v1/chat/completions gets stream <name> of bench._streams.STREAMS.
+
+    python -m bench._loopback      # prints its URL, serves until stdin closes
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+COPIES = 100_000  # scripted responses per path: more than any run asks for
+
+
+def serve() -> None:
+    from bench._streams import STREAMS, openai_body
+    from tests.support import sse_server
+    from tests.support.sse_server import Scripted, SSEServer
+
+    # Production servers (uvicorn, nginx) set TCP_NODELAY; without it a reused
+    # keep-alive connection waits ~40 ms on Nagle + delayed ACK at every response.
+    sse_server._Handler.disable_nagle_algorithm = True
+    with SSEServer() as server:
+        for name, tokens in STREAMS.items():
+            script = Scripted(chunks=(openai_body(tokens()),))
+            server.add(f"/{name}/v1/chat/completions", *([script] * COPIES))
+        print(server.url, flush=True)
+        sys.stdin.read()  # until the parent closes our stdin
+
+
+class Loopback:
+    """Start the server process; `base_url(name)` is the OpenAI base URL of a stream."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self._process: subprocess.Popen[str] | None = None
+
+    def base_url(self, name: str) -> str:
+        return f"{self.url}/{name}/v1"
+
+    def __enter__(self) -> Loopback:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+        args = [sys.executable, "-m", "bench._loopback"]
+        self._process = subprocess.Popen(args, cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self._process.stdout is not None
+        self.url = self._process.stdout.readline().strip()
+        if not self.url.startswith("http://127.0.0.1:"):
+            self.__exit__()
+            raise RuntimeError("the loopback server did not start (see its stderr above)")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+if __name__ == "__main__":
+    serve()
