@@ -5,13 +5,12 @@ decision, switch, result and score lines), so a large trace loads in seconds.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from cascadectl.errors import UsageError
-from cascadectl.evals.tracescan import line_type
+from cascadectl.traces.reader import read_trace
 
 WANTED = frozenset({"query", "routing", "draft_decision", "switch", "complete", "error", "score"})
 
@@ -64,7 +63,7 @@ def load_recorded(paths: Sequence[Path]) -> Recorded:
     finished: dict[tuple[str, str], Attempt] = {}
     order: dict[str, None] = {}
     for path in paths:
-        for line in _wanted_lines(path):
+        for line in read_trace(path, WANTED):
             key = (str(line.get("run") or "cascade"), str(line["query_id"]))
             if line["type"] == "query":
                 _retire(current, finished, key)
@@ -80,29 +79,6 @@ def _retire(current: dict[tuple[str, str], Attempt], finished: dict[tuple[str, s
     attempt = current.pop(key, None)
     if attempt is not None and attempt.finished:
         finished[key] = attempt
-
-
-def _wanted_lines(path: Path) -> Iterator[dict[str, Any]]:
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read trace ({exc.strerror})") from None
-    with handle:
-        for number, text in enumerate(handle, start=1):
-            if not text.endswith("\n"):
-                return  # the torn last line of an interrupted run
-            if line_type(text) in WANTED:
-                yield _parse(path, number, text)
-
-
-def _parse(path: Path, number: int, text: str) -> dict[str, Any]:
-    try:
-        line = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"{path}:{number}: not a JSON trace line ({exc.msg} at column {exc.colno})") from None
-    if not isinstance(line, dict) or "query_id" not in line or not isinstance(line.get("data"), dict):
-        raise UsageError(f"{path}:{number}: not a trace line (expected an object with query_id, type and data)")
-    return line
 
 
 def trace_paths(paths: Sequence[Path]) -> list[Path]:

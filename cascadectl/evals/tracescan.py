@@ -13,19 +13,15 @@ else the last one, which then counts as not run.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-from cascadectl.errors import UsageError
+from cascadectl.traces.reader import TraceFile
 
 WANTED = frozenset({"query", "routing", "draft_decision", "switch", "complete", "error", "score"})
 RUN_ORDER = ("cascade", "drafter", "verifier")
-_TYPE_KEY = '"type": "'  # as json.dumps writes it (the trace writer's default separators)
-_TYPE_KEY_LEN = len(_TYPE_KEY)
-_TYPE_KEYS = (_TYPE_KEY, '"type":"')
 _RESULT_KEYS = (
     "content", "tool_calls", "total_cost", "verifier_only_cost", "verifier_only_cost_estimated",
     "latency_ms", "ttft_ms", "draft_accepted", "routing_strategy", "complexity", "model_used",
@@ -67,52 +63,11 @@ class Scan:
 def scan_traces(paths: Sequence[str | Path]) -> Scan:
     scanner = _Scanner()
     for path in paths:
-        for record in _wanted_lines(Path(path), scanner):
+        trace = TraceFile(path)
+        for record in trace.records(WANTED):
             scanner.feed(record)
+        scanner.lines += trace.lines
     return scanner.result()
-
-
-def line_type(line: str) -> str | None:
-    for key in _TYPE_KEYS:
-        index = line.find(key)
-        if index >= 0:
-            start = index + len(key)
-            return line[start : line.find('"', start)]
-    return None
-
-
-def _wanted_lines(path: Path, scanner: _Scanner) -> Iterator[dict[str, Any]]:
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read trace ({exc.strerror})") from None
-    number = 0
-    with handle:
-        # The hot loop of a report: one find() per line; no JSON unless wanted.
-        for number, line in enumerate(handle, start=1):
-            index = line.find(_TYPE_KEY)
-            if index >= 0:
-                start = index + _TYPE_KEY_LEN
-                if line[start : line.find('"', start)] not in WANTED:
-                    continue
-            elif line_type(line) is None and not line.strip():
-                continue
-            record = _parse(path, number, line)
-            if record is not None and record.get("type") in WANTED:
-                yield record
-    scanner.lines += number
-
-
-def _parse(path: Path, number: int, line: str) -> dict[str, Any] | None:
-    try:
-        record = json.loads(line)
-    except ValueError as exc:
-        if not line.endswith("\n"):
-            return None  # the torn last line of an interrupted write
-        raise UsageError(f"{path}:{number}: not a JSON trace line ({exc.msg} at column {exc.colno})") from None
-    if not isinstance(record, dict) or not isinstance(record.get("query_id"), (str, int)):
-        raise UsageError(f"{path}:{number}: not a trace line (expected a JSON object with query_id and type)")
-    return record
 
 
 class _Scanner:

@@ -12,7 +12,8 @@ import pytest
 from cascadectl.evals.comparison import auroc
 from cascadectl.evals.report import build_report
 from cascadectl.evals.scorers import score_answer
-from cascadectl.evals.tracescan import line_type, scan_traces
+from cascadectl.evals.tracescan import scan_traces
+from cascadectl.traces.reader import line_type
 from cascadectl.traces.writer import TraceWriter
 from tests.evals.report_traces import BIG, SCENARIO, SMALL, Q, q, write_trace
 from tests.support.fakes import fake_agent, script
