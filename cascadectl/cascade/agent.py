@@ -201,9 +201,9 @@ class CascadeAgent:
         from cascadectl.providers import create_provider
 
         if tier.provider in HTTP_PROVIDERS and self._client is None:
-            import httpx
+            from cascadectl.providers.pool import pooled_client
 
-            self._client = httpx.AsyncClient(limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
+            self._client = pooled_client(max_connections=256, max_keepalive=64)
         return create_provider(tier, self._client if tier.provider in HTTP_PROVIDERS else None)
 
     def _check_keys(self) -> None:

@@ -333,4 +333,3 @@ class HTTPStream:
         if error.retry_after is None:
             return self._policy.backoff(attempt, self._rand)
         return error.retry_after if error.retry_after <= self._policy.max_retry_after else None
-
