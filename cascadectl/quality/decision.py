@@ -58,13 +58,16 @@ class Decider:
         self.quality = quality
         self._checks = tuple(_bind(spec) for spec in specs)
         self._tool_check = _Bound(tool_calls, 1.0, {})
+        # Tool calls are always checked when tools are in play, configured or not.
+        self._has_tool_check = any(spec.type == "tool_calls" for spec in specs)
         self.confidence_wanted = any(spec.type == "confidence" for spec in specs)
 
     def threshold(self, complexity: str) -> float:
         return float(self.quality.thresholds.get(complexity, 0.6))
 
     def decide(self, draft: Draft, ctx: DecisionContext, extra: Sequence[CheckResult] = ()) -> Decision:
-        bound = self._checks + ((self._tool_check,) if ctx.tools or draft.tool_calls else ())
+        needs_tool_check = (ctx.tools or draft.tool_calls) and not self._has_tool_check
+        bound = self._checks + ((self._tool_check,) if needs_tool_check else ())
         results = [b.check(draft, ctx, b.options)._replace(weight=b.weight) for b in bound]
         results.extend(extra)
         return _combine(tuple(results), ctx.threshold)

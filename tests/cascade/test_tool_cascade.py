@@ -121,3 +121,13 @@ def test_parallel_calls_are_kept_apart() -> None:
     events = collect(fake_agent(), QUERY, tools=[WEATHER])
     calls = [e.tool_call for e in events if e.type.name == "TOOL_CALL_COMPLETE"]
     assert [(c["id"], c["arguments"]["city"]) for c in calls] == [("a", "Paris"), ("b", "Rome")]
+
+
+def test_a_configured_tool_check_is_not_run_twice() -> None:
+    from cascadectl.config.model import QualityConfig, ValidatorSpec
+
+    quality = QualityConfig(validators=(ValidatorSpec("non_empty"), ValidatorSpec("tool_calls")))
+    script("small", {"tool_calls": [{"name": "get_forecast", "arguments": {"city": "Paris"}}]})
+    script("big", GOOD_CALL)
+    decision = decision_of(collect(fake_agent(quality=quality), QUERY, tools=[WEATHER]))
+    assert [c["name"] for c in decision["checks"]].count("tool_calls") == 1
