@@ -1,0 +1,273 @@
+"""The embedded `llamacpp` provider: GGUF models run in-process by llama-cpp-python.
+
+Loading and generation run on the process's llama thread (see llamacpp_runtime),
+which hands each delta to the event loop with `loop.call_soon_threadsafe`, so the
+loop never blocks on the model. Closing the stream sets a flag the generation
+checks before each token, so an aborted draft stops at once and releases the
+model for the next caller.
+
+Tier options: model_path | package, mode (chat | completion), prompt_template,
+turn_template, stop, n_ctx, n_threads (default: half the usable cores, see
+llamacpp_runtime.default_threads), seed, top_k, top_p, min_p, repeat_penalty,
+verbose. See docs and cascades/default.yaml.
+
+Tools: when a request offers tools and tool_choice is not "none", decoding is
+constrained by a grammar to one `{"name": ..., "arguments": {...}}` object, streamed
+as ToolCallDelta fragments. "auto" is constrained too: models this small almost
+never produce a well-formed call unprompted, and a cascade that offers tools
+expects one; the validators and the next tier judge whether the call was right.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Callable, Mapping
+
+import httpx
+
+from cascadectl.config.model import TierConfig
+from cascadectl.errors import CascadeError, ConfigError, ProviderError
+from cascadectl.providers import assets
+from cascadectl.providers.base import Delta, ProviderRequest
+from cascadectl.providers.llamacpp_generate import Job, Sampling, WorkerExit, run_job
+from cascadectl.providers.llamacpp_runtime import LLAMA_THREAD, SharedModel, shared_model
+from cascadectl.providers.llamacpp_text import (
+    DEFAULT_TURN_TEMPLATE,
+    CompletionTemplate,
+    chat_messages,
+    tool_call_schema,
+    tool_note,
+)
+
+MODES = ("chat", "completion")
+DEFAULT_MAX_TOKENS = 256
+DEFAULT_TEMPERATURE = 0.8  # llama.cpp's own default, used when neither tier nor request sets one
+_KNOWN = frozenset(
+    "model_path package mode prompt_template turn_template stop n_ctx n_threads seed "
+    "top_k top_p min_p repeat_penalty verbose".split()
+)
+_END = object()
+
+
+@dataclass(frozen=True)
+class LlamaCppOptions:
+    model_path: str | None
+    package: str | None
+    mode: str
+    prompt_template: str
+    turn_template: str
+    stop: tuple[str, ...]
+    n_ctx: int = 2048
+    n_threads: int | None = None
+    seed: int | None = None
+    top_k: int = 40
+    top_p: float = 0.95
+    min_p: float = 0.05
+    repeat_penalty: float = 1.0
+    verbose: bool = False
+
+
+def parse_options(tier: TierConfig) -> LlamaCppOptions:
+    """Check a tier's options without touching llama_cpp or the model file."""
+    raw = _with_model_source(tier)
+    _check_keys(tier.name, raw)
+    model = _registry_entry(raw)
+    mode = str(raw.get("mode") or (model.mode if model else "chat"))
+    if mode not in MODES:
+        raise ConfigError(f"tier {tier.name!r}: options.mode must be 'chat' or 'completion', got {mode!r}")
+    template, default_stop = _template(tier.name, raw, model)
+    return LlamaCppOptions(
+        model_path=raw.get("model_path"),
+        package=raw.get("package"),
+        mode=mode,
+        prompt_template=template,
+        turn_template=str(raw.get("turn_template") or DEFAULT_TURN_TEMPLATE),
+        stop=_stop_list(tier.name, raw.get("stop"), default_stop if mode == "completion" else ()),
+        **_numbers(tier.name, raw),
+    )
+
+
+def _with_model_source(tier: TierConfig) -> dict[str, Any]:
+    """The options, with `model` standing in for a missing model_path/package: an
+    embedded model's name or a path ending in .gguf."""
+    raw = dict(tier.options)
+    if not raw.get("model_path") and not raw.get("package"):
+        if tier.model in assets.EMBEDDED_MODELS:
+            raw["package"] = tier.model
+        elif tier.model.lower().endswith(".gguf"):
+            raw["model_path"] = tier.model
+    return raw
+
+
+def _check_keys(tier: str, raw: Mapping[str, Any]) -> None:
+    unknown = sorted(set(raw) - _KNOWN)
+    if unknown:
+        raise ConfigError(f"tier {tier!r}: unknown llamacpp option(s) {unknown}; known: {sorted(_KNOWN)}")
+    if not raw.get("model_path") and not raw.get("package"):
+        known = ", ".join(sorted(assets.EMBEDDED_MODELS))
+        raise ConfigError(
+            f"tier {tier!r}: the llamacpp provider needs options.model_path (a GGUF file) or "
+            f"options.package ({known}, or 'python_package/path/in/it.gguf')"
+        )
+
+
+def _registry_entry(raw: Mapping[str, Any]) -> assets.EmbeddedModel | None:
+    return assets.EMBEDDED_MODELS.get(str(raw.get("package") or "")) if not raw.get("model_path") else None
+
+
+def _template(tier: str, raw: Mapping[str, Any], model: assets.EmbeddedModel | None) -> tuple[str, tuple[str, ...]]:
+    custom = raw.get("prompt_template")
+    if custom is None:
+        if model and model.prompt_template:
+            return model.prompt_template, model.stop
+        return assets.FEW_SHOT_QA_TEMPLATE, assets.FEW_SHOT_QA_STOP
+    if not isinstance(custom, str) or "{query}" not in custom:
+        raise ConfigError(f"tier {tier!r}: options.prompt_template must be a string containing {{query}}")
+    return custom, ()
+
+
+def _stop_list(tier: str, value: Any, default: tuple[str, ...]) -> tuple[str, ...]:
+    if value is None:
+        return default
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(s, str) and s for s in items):
+        raise ConfigError(f"tier {tier!r}: options.stop must be a list of non-empty strings, got {value!r}")
+    return tuple(items)
+
+
+def _numbers(tier: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    specs = {"n_ctx": (int, 16), "n_threads": (int, 1), "seed": (int, 0), "top_k": (int, 0),
+             "top_p": (float, 0.0), "min_p": (float, 0.0), "repeat_penalty": (float, 0.0)}
+    out: dict[str, Any] = {"verbose": bool(raw.get("verbose", False))}
+    for key, (kind, low) in specs.items():
+        if raw.get(key) is not None:
+            out[key] = _number(tier, key, raw[key], kind, low)
+    return out
+
+
+def _number(tier: str, key: str, value: Any, kind: type, low: float) -> Any:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= low
+    if not ok or (kind is int and not float(value).is_integer()):
+        expected = "an integer" if kind is int else "a number"
+        raise ConfigError(f"tier {tier!r}: options.{key} must be {expected} >= {low}, got {value!r}")
+    return kind(value)
+
+
+class LlamaCppProvider:
+    name = "llamacpp"
+
+    def __init__(self, tier: TierConfig, client: httpx.AsyncClient | None = None) -> None:
+        self.tier = tier
+        self.options = parse_options(tier)
+        # Test and benchmark hook: called on the llama thread as each generation ends.
+        self.on_worker_exit: Callable[[WorkerExit], None] | None = None
+        self._model: SharedModel | None = None
+        self._cancels: set[threading.Event] = set()
+
+    async def stream(self, request: ProviderRequest) -> AsyncIterator[Delta]:
+        model = await self.model()
+        job = build_job(model, self.options, self.tier, request)
+        channel = _Channel(asyncio.get_running_loop())
+        self._cancels.add(channel.cancel)
+        LLAMA_THREAD.submit(lambda: self._work(model, job, channel))
+        try:
+            while (item := await channel.queue.get()) is not _END:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            channel.cancel.set()
+            self._cancels.discard(channel.cancel)
+
+    async def model(self) -> SharedModel:
+        """The loaded model; the first call resolves, assembles and loads it off the loop."""
+        if self._model is None:
+            self._model = await asyncio.wrap_future(LLAMA_THREAD.submit(self._load))
+        return self._model
+
+    def _load(self) -> SharedModel:
+        source = {"model_path": self.options.model_path, "package": self.options.package}
+        path = assets.resolve_model(source)
+        model = shared_model(path, self.options.n_ctx, self.options.n_threads, self.options.verbose)
+        if self.options.mode == "chat":
+            model.ensure_chat_formatter()
+        return model
+
+    def _work(self, model: SharedModel, job: Job, channel: _Channel) -> None:
+        ended = WorkerExit(0, "error")
+        try:
+            ended = run_job(model, job, channel.send, channel.cancel)
+        except CascadeError as exc:
+            channel.send(exc)
+        except Exception as exc:  # noqa: BLE001 - reported to the consumer, not lost in a thread
+            message = f"llamacpp: generation failed: {type(exc).__name__}: {exc}"
+            channel.send(ProviderError(message, kind="api_error", started=channel.started, provider=self.name))
+        finally:
+            channel.send(_END)
+            if self.on_worker_exit is not None:
+                self.on_worker_exit(ended)
+
+    async def aclose(self) -> None:
+        # Stop every running generation; the shared model stays loaded for other tiers.
+        for cancel in list(self._cancels):
+            cancel.set()
+
+
+class _Channel:
+    """Llama-thread-to-loop hand-off: the generation never blocks, the loop never polls."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.cancel = threading.Event()
+        self.started = False
+
+    def send(self, item: Any) -> None:
+        self.started = self.started or not isinstance(item, BaseException)
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            self.cancel.set()
+
+
+def build_job(model: SharedModel, options: LlamaCppOptions, tier: TierConfig, request: ProviderRequest) -> Job:
+    if not request.messages:
+        raise ProviderError("llamacpp: the request has no messages", kind="bad_request", provider="llamacpp")
+    tools = list(request.tools or ()) if request.tool_choice != "none" else []
+    note = tool_note(tools) if tools else ""
+    prompt, add_bos, extra_stop = _prompt(model, options, tier, request, note)
+    stops = tuple(dict.fromkeys(options.stop + tuple(request.stop or ()) + extra_stop))
+    schema = json.dumps(tool_call_schema(tools, request.tool_choice)) if tools else None
+    return Job(prompt, add_bos, _sampling(options, tier, request), stops, options.mode == "completion", schema)
+
+
+def _prompt(
+    model: SharedModel, options: LlamaCppOptions, tier: TierConfig, request: ProviderRequest, note: str
+) -> tuple[str, bool, tuple[str, ...]]:
+    if options.mode == "completion":
+        template = CompletionTemplate(options.prompt_template, options.turn_template)
+        return template.render(request.messages, note), True, ()
+    if model.chat_formatter is None:
+        raise ConfigError(
+            f"tier {tier.name!r}: {model.path.name} has no chat template; use options.mode: completion"
+        )
+    try:
+        result = model.chat_formatter(messages=chat_messages(request.messages, note))
+    except Exception as exc:  # noqa: BLE001 - templates raise anything, e.g. on role order
+        message = f"llamacpp: the chat template rejected the messages: {exc}"
+        raise ProviderError(message, kind="bad_request", provider="llamacpp") from None
+    stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
+    return result.prompt, not result.added_special, tuple(stop)
+
+
+def _sampling(options: LlamaCppOptions, tier: TierConfig, request: ProviderRequest) -> Sampling:
+    max_tokens = request.max_tokens or tier.max_tokens or DEFAULT_MAX_TOKENS
+    temperature = next(
+        (t for t in (request.temperature, tier.temperature) if t is not None), DEFAULT_TEMPERATURE
+    )
+    return Sampling(
+        max_tokens, float(temperature), options.top_k, options.top_p, options.min_p,
+        options.repeat_penalty, options.seed, request.logprobs,
+    )
