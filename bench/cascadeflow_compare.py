@@ -27,8 +27,8 @@ from importlib import metadata
 from typing import Any, Callable, NamedTuple, Sequence
 
 from bench._streams import QUERY, draft_text
-from bench._timing import Stopwatch, Timed, median, row, skipped, spread
-from bench.engine import LONG, MAX_TOKENS, Runner, added, check_accepted, decision_action, decision_times, measure
+from bench._timing import Timed, median, row, skipped, spread
+from bench.engine import LONG, Runner, added, decision_action, decision_times, measure, stream_runner
 
 GROUP = "cascadeflow"
 PINNED = "1.2.0"
@@ -72,22 +72,7 @@ async def close_theirs(agent: Any) -> None:
 def their_runner(agent: Any) -> Runner:
     from cascadeflow.streaming import StreamEventType
 
-    chunk, complete = StreamEventType.CHUNK, StreamEventType.COMPLETE
-
-    async def once() -> Timed:  # the same consumer as ours (bench.engine.ours_runner)
-        watch, result = Stopwatch(), None
-        async for event in agent.stream_events(QUERY, max_tokens=MAX_TOKENS):
-            kind = event.type
-            if kind is chunk:
-                if not watch.first_wall:
-                    watch.lap()
-            elif kind is complete:
-                result = event.data["result"]
-        timed = watch.stop()
-        check_accepted(result)
-        return timed
-
-    return once
+    return stream_runner(agent, StreamEventType.CHUNK, StreamEventType.COMPLETE)
 
 
 async def measure_three(base_url: str, runs: int, warmup: int) -> list[list[Timed]]:

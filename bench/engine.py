@@ -68,7 +68,12 @@ def check_accepted(result: Any) -> None:
 def ours_runner(agent: Any) -> Runner:
     from cascadectl.streaming import StreamEventType
 
-    chunk, complete = StreamEventType.CHUNK, StreamEventType.COMPLETE
+    return stream_runner(agent, StreamEventType.CHUNK, StreamEventType.COMPLETE)
+
+
+def stream_runner(agent: Any, chunk: Any, complete: Any) -> Runner:
+    """One query consumed the same way for any library that follows the guide:
+    time to the first CHUNK, then to COMPLETE; the draft must have been accepted."""
 
     async def once() -> Timed:
         watch, result = Stopwatch(), None
