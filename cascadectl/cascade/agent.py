@@ -102,6 +102,7 @@ class CascadeAgent:
     ) -> None:
         self.config = _build_config(models, config, quality, routing, tools, defaults)
         self._tools = _normalize(self.config.tools)
+        _check_tiers(self.config)
         self.prices = [resolve_price(t.model, t.price) for t in self.config.tiers]
         self.decider = Decider(self.config.quality)
         self._trace = _trace_writer(trace)
@@ -233,6 +234,22 @@ class CascadeAgent:
         if draft_mode not in (None, "live", "buffered"):
             raise UsageError(f"draft_mode must be 'live' or 'buffered', got {draft_mode!r}")
         return Query(text, msgs, max_tokens, temperature, complexity_hint, force_direct, specs, choice, draft_mode)
+
+
+def preflight(config: CascadeConfig) -> None:
+    """Everything building an agent from `config` checks, short of credentials:
+    tools, validators, and each tier's provider and options. `cascadectl
+    validate` runs it, so a file it passes is one an agent accepts."""
+    _normalize(config.tools)
+    Decider(config.quality)
+    _check_tiers(config)
+
+
+def _check_tiers(config: CascadeConfig) -> None:
+    from cascadectl.providers import check_tier
+
+    for tier in config.tiers:
+        check_tier(tier)
 
 
 def _build_config(

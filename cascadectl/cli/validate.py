@@ -40,9 +40,24 @@ def _check_cascade(file: Path) -> FileCheck:
     check = check_cascade_file(file)
     if check.config is None:
         return FileCheck(check.issues, None)
+    problem = _preflight(check.config)
+    if problem:
+        return FileCheck([*check.issues, ConfigIssue(str(file), 0, 0, "", problem)], None)
     names = " -> ".join(tier.name for tier in check.config.tiers)
     count = len(check.config.tiers)
     return FileCheck(check.issues, f"{count} tier{'' if count == 1 else 's'}: {names}")
+
+
+def _preflight(config: object) -> str | None:
+    """What the agent would still refuse in a file the schema accepts."""
+    from cascadectl.cascade.agent import preflight
+    from cascadectl.errors import ConfigError
+
+    try:
+        preflight(config)  # type: ignore[arg-type]
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 def _check_evalset(file: Path) -> FileCheck:

@@ -32,7 +32,7 @@ class PriceSpec:
 @dataclass(frozen=True)
 class TierConfig:
     name: str
-    provider: str  # openai | anthropic | llamacpp | fake | replay
+    provider: str  # openai | anthropic | llamacpp | fake
     model: str
     base_url: str | None = None
     api_key_env: str | None = None

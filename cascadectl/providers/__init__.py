@@ -22,15 +22,28 @@ _REGISTRY: dict[str, tuple[str, str]] = {
 PROVIDER_NAMES: tuple[str, ...] = tuple(sorted(_REGISTRY))
 
 
-def create_provider(tier: TierConfig, client: httpx.AsyncClient | None = None) -> Provider:
-    """The tier's provider. `client` is the agent's shared httpx client (HTTP
-    providers borrow it and leave it open; without one they own their own)."""
+def check_tier(tier: TierConfig) -> None:
+    """Everything about a tier that can be checked before a request, without
+    credentials: the provider exists and its options are right."""
+    module_name, _ = _lookup(tier)
+    check = getattr(importlib.import_module(module_name), "check_tier", None)
+    if check is not None:  # a provider registered without one is checked when built
+        check(tier)
+
+
+def _lookup(tier: TierConfig) -> tuple[str, str]:
     try:
-        module_name, class_name = _REGISTRY[tier.provider]
+        return _REGISTRY[tier.provider]
     except KeyError:
         raise ConfigError(
             f"tier {tier.name!r}: unknown provider {tier.provider!r} "
             f"(known providers: {', '.join(PROVIDER_NAMES)})"
         ) from None
+
+
+def create_provider(tier: TierConfig, client: httpx.AsyncClient | None = None) -> Provider:
+    """The tier's provider. `client` is the agent's shared httpx client (HTTP
+    providers borrow it and leave it open; without one they own their own)."""
+    module_name, class_name = _lookup(tier)
     provider_class = getattr(importlib.import_module(module_name), class_name)
     return provider_class(tier, client)  # type: ignore[no-any-return]

@@ -30,13 +30,18 @@ STOP_REASONS = {
 _TOOL_CHOICES = {"auto": "auto", "required": "any", "none": "none"}
 
 
+def check_tier(tier: TierConfig) -> str:
+    """Options and base URL checked without a client or a key; returns the base URL."""
+    check_options(tier, OPTIONS)
+    return check_base_url(tier, tier.base_url or ANTHROPIC_BASE_URL)
+
+
 class AnthropicProvider:
     name = "anthropic"
 
     def __init__(self, tier: TierConfig, client: httpx.AsyncClient | None = None, hooks: Hooks | None = None) -> None:
         self.tier = tier
-        check_options(tier, OPTIONS)
-        base_url = check_base_url(tier, tier.base_url or ANTHROPIC_BASE_URL)
+        base_url = check_tier(tier)
         key = api_key(tier)  # raises MissingAPIKeyError before any request
         self._url = f"{base_url}/messages" if base_url.endswith("/v1") else f"{base_url}/v1/messages"
         self._headers = {"Accept": "text/event-stream", "anthropic-version": API_VERSION,

@@ -155,6 +155,10 @@ def _number(tier: str, key: str, value: Any, kind: type, low: float) -> Any:
     return kind(value)
 
 
+def check_tier(tier: TierConfig) -> None:
+    parse_options(tier)
+
+
 class LlamaCppProvider:
     name = "llamacpp"
 

@@ -33,13 +33,18 @@ FINISH_REASONS = {
 }
 
 
+def check_tier(tier: TierConfig) -> str:
+    """Options and base URL checked without a client or a key; returns the base URL."""
+    check_options(tier, OPTIONS)
+    return check_base_url(tier, tier.base_url or OPENAI_BASE_URL)
+
+
 class OpenAIProvider:
     name = "openai"
 
     def __init__(self, tier: TierConfig, client: httpx.AsyncClient | None = None, hooks: Hooks | None = None) -> None:
         self.tier = tier
-        check_options(tier, OPTIONS)
-        base_url = check_base_url(tier, tier.base_url or OPENAI_BASE_URL)
+        base_url = check_tier(tier)
         key = api_key(tier)  # raises MissingAPIKeyError before any request
         self._url = f"{base_url}/chat/completions"
         self._headers = _headers(tier, key)

@@ -78,3 +78,23 @@ def test_bad_cascades_transcript(capsys: pytest.CaptureFixture[str], snapshot: S
     out, err = capsys.readouterr()
     assert out == ""
     assert err == snapshot
+
+
+def test_validate_refuses_what_an_agent_would_refuse(tmp_path, capsys) -> None:
+    from cascadectl.cli.main import main
+
+    bad_option = tmp_path / "opt.yaml"
+    bad_option.write_text(
+        "version: 1\ntiers:\n"
+        "  - {name: a, provider: openai, model: gpt-4o-mini, options: {temprature: 1}}\n"
+        "  - {name: b, provider: openai, model: gpt-4o}\n"
+    )
+    judge = tmp_path / "judge.yaml"
+    judge.write_text(
+        "version: 1\ntiers:\n  - {name: a, provider: fake, model: x}\n  - {name: b, provider: fake, model: y}\n"
+        "quality:\n  validators: [{type: judge}]\n"
+    )
+    assert main(["validate", str(bad_option), str(judge)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown option 'temprature' for provider 'openai'" in err
+    assert "'judge' validator is not available" in err

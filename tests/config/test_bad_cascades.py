@@ -33,7 +33,7 @@ EXPECTED: dict[str, list[str]] = {
     "missing-tiers.yaml": ["1:1: missing required key 'tiers'"],
     "no-tiers.yaml": ["1:8: tiers: expected at least 1 item, got 0"],
     "enum-values.yaml": [
-        "2:31: tiers[0].provider: expected one of: openai, anthropic, llamacpp, fake, replay; "
+        "2:31: tiers[0].provider: expected one of: openai, anthropic, llamacpp, fake; "
         "got 'opneai' (did you mean 'openai'?)",
         "5:12: routing.default: expected one of: cascade, direct; got 'sideways'",
         "7:15: quality.draft_mode: expected one of: live, buffered; got 'stream'",

@@ -144,7 +144,7 @@ def test_load_raises_config_error_listing_every_problem(tmp_path: Path) -> None:
     lines = str(caught.value).splitlines()
     assert lines == [
         f"{path}:2:5: tiers[0]: missing required key 'model'",
-        f"{path}:3:25: tiers[1].provider: expected one of: openai, anthropic, llamacpp, fake, replay; got 'nope'",
+        f"{path}:3:25: tiers[1].provider: expected one of: openai, anthropic, llamacpp, fake; got 'nope'",
     ]
     assert [str(i) for i in caught.value.issues] == lines
 
