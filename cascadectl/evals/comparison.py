@@ -72,6 +72,10 @@ def quality_gap(cascade: pd.DataFrame, drafter: pd.DataFrame, verifier: pd.DataF
         out["reason"] = "no query was scored in all three runs"
     elif abs(qv - qd) < 1e-12:
         out["reason"] = f"drafter and verifier have the same quality ({qd:.3f}): nothing to recover"
+    elif qv < qd:
+        # The ratio would still compute, but "recovering" a gap toward a worse
+        # model is meaningless; say so rather than print a misleading figure.
+        out["reason"] = f"the verifier ({qv:.3f}) scored below the drafter ({qd:.3f}): no gap to recover"
     else:
         out["value"] = (qc - qd) / (qv - qd)
     return out

@@ -229,3 +229,16 @@ async def _run_items(agent: Any, items: list[dict[str, Any]], path: Path) -> lis
                     results.append(event.data["result"])
             qtrace.record("score", score_answer(item, results[-1]).to_dict())
     return results
+
+
+def test_quality_gap_is_not_reported_when_the_verifier_is_worse() -> None:
+    import pandas as pd
+
+    from cascadectl.evals.comparison import quality_gap
+
+    index = pd.Index(["a", "b"], name="query_id")
+    frame = lambda scores: pd.DataFrame({"score": scores}, index=index)  # noqa: E731
+    worse = quality_gap(frame([0.5, 0.5]), frame([1.0, 0.0]), frame([0.0, 0.0]))
+    assert worse["value"] is None and "below the drafter" in worse["reason"]
+    better = quality_gap(frame([1.0, 0.5]), frame([0.0, 0.5]), frame([1.0, 1.0]))
+    assert better["value"] == pytest.approx((0.75 - 0.25) / (1.0 - 0.25))
