@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Mapping, Sequence
 
 from cascadectl.cascade.engine import Engine, Query
+from cascadectl.cascade.preflight import check_tiers, normalize_tools_dicts as _normalize
 from cascadectl.cascade.result import CascadeResult
 from cascadectl.config.model import (
     CascadeConfig,
@@ -102,7 +103,7 @@ class CascadeAgent:
     ) -> None:
         self.config = _build_config(models, config, quality, routing, tools, defaults)
         self._tools = _normalize(self.config.tools)
-        _check_tiers(self.config)
+        check_tiers(self.config)
         self.prices = [resolve_price(t.model, t.price) for t in self.config.tiers]
         self.decider = Decider(self.config.quality)
         self._trace = _trace_writer(trace)
@@ -236,22 +237,6 @@ class CascadeAgent:
         return Query(text, msgs, max_tokens, temperature, complexity_hint, force_direct, specs, choice, draft_mode)
 
 
-def preflight(config: CascadeConfig) -> None:
-    """Everything building an agent from `config` checks, short of credentials:
-    tools, validators, and each tier's provider and options. `cascadectl
-    validate` runs it, so a file it passes is one an agent accepts."""
-    _normalize(config.tools)
-    Decider(config.quality)
-    _check_tiers(config)
-
-
-def _check_tiers(config: CascadeConfig) -> None:
-    from cascadectl.providers import check_tier
-
-    for tier in config.tiers:
-        check_tier(tier)
-
-
 def _build_config(
     models: Sequence[ModelConfig] | None,
     config: CascadeConfig | None,
@@ -292,15 +277,6 @@ def _messages(query: str | None, messages: Sequence[Mapping[str, Any]] | None, s
     if system and not any(m.get("role") == "system" for m in msgs):
         msgs.insert(0, {"role": "system", "content": system})
     return msgs
-
-
-def _normalize(tools: Sequence[Any]) -> tuple[dict[str, Any], ...]:
-    if not tools:
-        return ()
-    from cascadectl.tools import normalize_tools
-
-    specs, _notices = normalize_tools(list(tools))
-    return tuple(spec.to_dict() for spec in specs)
 
 
 def _merge_tools(base: Sequence[dict[str, Any]], extra: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], ...]:

@@ -50,7 +50,7 @@ def _check_cascade(file: Path) -> FileCheck:
 
 def _preflight(config: object) -> str | None:
     """What the agent would still refuse in a file the schema accepts."""
-    from cascadectl.cascade.agent import preflight
+    from cascadectl.cascade.preflight import preflight
     from cascadectl.errors import ConfigError
 
     try:

@@ -20,15 +20,21 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "fake": ("cascadectl.providers.fake", "FakeProvider"),
 }
 PROVIDER_NAMES: tuple[str, ...] = tuple(sorted(_REGISTRY))
+# Checks of a tier's settings that import neither httpx nor llama_cpp.
+_CHECKS: dict[str, tuple[str, str]] = {
+    "openai": ("cascadectl.providers.http_checks", "check_openai"),
+    "anthropic": ("cascadectl.providers.http_checks", "check_anthropic"),
+    "llamacpp": ("cascadectl.providers.llamacpp_options", "check_tier"),
+}
 
 
 def check_tier(tier: TierConfig) -> None:
     """Everything about a tier that can be checked before a request, without
     credentials: the provider exists and its options are right."""
-    module_name, _ = _lookup(tier)
-    check = getattr(importlib.import_module(module_name), "check_tier", None)
-    if check is not None:  # a provider registered without one is checked when built
-        check(tier)
+    _lookup(tier)
+    where = _CHECKS.get(tier.provider)
+    if where is not None:  # the others (fake, test providers) are checked when built
+        getattr(importlib.import_module(where[0]), where[1])(tier)
 
 
 def _lookup(tier: TierConfig) -> tuple[str, str]:

@@ -14,15 +14,15 @@ from cascadectl.providers.base import (
 )
 from cascadectl.providers.credentials import api_key
 from cascadectl.providers.http import (
-    CallSite, Hooks, HTTPStream, check_base_url, check_options,
+    CallSite, Hooks, HTTPStream,
 )
+from cascadectl.providers.http_checks import check_anthropic
 from cascadectl.providers.sse import SSEEvent
 from cascadectl.tools.spec import normalize_tool_choice, normalize_tools
 
-ANTHROPIC_BASE_URL = "https://api.anthropic.com"
+
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 1024  # the API requires max_tokens
-OPTIONS = ("extra_body", "headers")  # what tier.options may hold
 STOP_REASONS = {
     "end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
     "refusal": "refusal", "model_context_window_exceeded": "length",
@@ -30,18 +30,12 @@ STOP_REASONS = {
 _TOOL_CHOICES = {"auto": "auto", "required": "any", "none": "none"}
 
 
-def check_tier(tier: TierConfig) -> str:
-    """Options and base URL checked without a client or a key; returns the base URL."""
-    check_options(tier, OPTIONS)
-    return check_base_url(tier, tier.base_url or ANTHROPIC_BASE_URL)
-
-
 class AnthropicProvider:
     name = "anthropic"
 
     def __init__(self, tier: TierConfig, client: httpx.AsyncClient | None = None, hooks: Hooks | None = None) -> None:
         self.tier = tier
-        base_url = check_tier(tier)
+        base_url = check_anthropic(tier)
         key = api_key(tier)  # raises MissingAPIKeyError before any request
         self._url = f"{base_url}/messages" if base_url.endswith("/v1") else f"{base_url}/v1/messages"
         self._headers = {"Accept": "text/event-stream", "anthropic-version": API_VERSION,

@@ -11,6 +11,7 @@ from cascadectl.config.model import TierConfig
 from cascadectl.errors import MissingAPIKeyError
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 
 

@@ -62,9 +62,6 @@ def reset_fake_scripts() -> None:
     _SCRIPTS.clear()
 
 
-def check_tier(tier: TierConfig) -> None:
-    return None  # any script is fine until it is played
-
 
 class FakeProvider:
     name = "fake"

@@ -22,7 +22,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 import httpx
 
 from cascadectl.config.model import TierConfig, Timeouts
-from cascadectl.errors import ConfigError, ProviderError
+from cascadectl.errors import ProviderError
 from cascadectl.providers.sse import DeadlineExceeded, Guard, SSEEvent, sse_batches
 
 log = logging.getLogger("cascadectl.providers")
@@ -97,31 +97,6 @@ def _seconds_until(http_date: str, now: datetime) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - now).total_seconds())
-
-
-def check_base_url(tier: TierConfig, base_url: str) -> str:
-    url = httpx.URL(base_url) if "://" in base_url else None
-    if url is None or url.scheme not in ("http", "https") or not url.host:
-        raise ConfigError(
-            f"tier {tier.name!r}: base_url {base_url!r} is not an http(s) URL "
-            "(expected something like https://api.example.com/v1)"
-        )
-    return base_url.rstrip("/")
-
-
-_OPTION_TYPES: dict[str, type] = {"extra_body": Mapping, "headers": Mapping, "max_tokens_field": str}
-
-
-def check_options(tier: TierConfig, allowed: tuple[str, ...]) -> None:
-    """A misspelt or misplaced option fails at start-up instead of being ignored."""
-    for key, value in tier.options.items():
-        if key not in allowed:
-            raise ConfigError(
-                f"tier {tier.name!r}: unknown option {key!r} for provider {tier.provider!r} "
-                f"(allowed: {', '.join(allowed)}; request fields go under options.extra_body)"
-            )
-        if not isinstance(value, _OPTION_TYPES[key]):
-            raise ConfigError(f"tier {tier.name!r}: options.{key} must be a {_OPTION_TYPES[key].__name__}, got {value!r}")
 
 
 def redact(text: str, secret: str | None) -> str:

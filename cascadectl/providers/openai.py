@@ -13,10 +13,11 @@ from cascadectl.config.model import TierConfig
 from cascadectl.providers.base import (
     Delta, ExtraDelta, FinishDelta, ProviderRequest, TextDelta, TokenLogprob, ToolCallDelta, UsageDelta,
 )
-from cascadectl.providers.credentials import OPENAI_BASE_URL, api_key
+from cascadectl.providers.credentials import api_key
 from cascadectl.providers.http import (
-    CallSite, Hooks, HTTPStream, check_base_url, check_options,
+    CallSite, Hooks, HTTPStream,
 )
+from cascadectl.providers.http_checks import check_openai
 from cascadectl.providers.sse import SSEEvent
 from cascadectl.tools.spec import normalize_tool_choice, normalize_tools
 
@@ -24,7 +25,6 @@ _loads = json.loads
 # json.loads is this plus ~1 µs of pure-Python whitespace and end checks per call.
 _raw_decode = json.JSONDecoder().raw_decode
 
-OPTIONS = ("extra_body", "headers", "max_tokens_field")  # what tier.options may hold
 # Finish reasons as OpenAI names them; other servers' words for the same thing.
 FINISH_REASONS = {
     "stop": "stop", "length": "length", "tool_calls": "tool_calls", "content_filter": "content_filter",
@@ -33,18 +33,12 @@ FINISH_REASONS = {
 }
 
 
-def check_tier(tier: TierConfig) -> str:
-    """Options and base URL checked without a client or a key; returns the base URL."""
-    check_options(tier, OPTIONS)
-    return check_base_url(tier, tier.base_url or OPENAI_BASE_URL)
-
-
 class OpenAIProvider:
     name = "openai"
 
     def __init__(self, tier: TierConfig, client: httpx.AsyncClient | None = None, hooks: Hooks | None = None) -> None:
         self.tier = tier
-        base_url = check_tier(tier)
+        base_url = check_openai(tier)
         key = api_key(tier)  # raises MissingAPIKeyError before any request
         self._url = f"{base_url}/chat/completions"
         self._headers = _headers(tier, key)
