@@ -1,7 +1,7 @@
 """cascadectl: model cascades for LLMs."""
 from __future__ import annotations
 
-from typing import Any
+from cascadectl._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -22,11 +22,5 @@ _LAZY = {
 __all__ = ["__version__", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy so that `cascadectl --help` does not import the engine.
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cascadectl' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+# Lazy so that `cascadectl --help` does not import the engine.
+__getattr__ = lazy_getattr(__name__, _LAZY)

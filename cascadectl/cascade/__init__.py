@@ -1,7 +1,7 @@
 """The engine: routing, drafting, deciding, switching, accounting."""
 from __future__ import annotations
 
-from typing import Any
+from cascadectl._lazy import lazy_getattr
 
 _LAZY = {
     "CascadeAgent": "cascadectl.cascade.agent",
@@ -12,11 +12,5 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy: `cascadectl validate` imports cascade.preflight without the engine.
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cascadectl.cascade' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+# Lazy: `cascadectl validate` imports cascade.preflight without the engine.
+__getattr__ = lazy_getattr(__name__, _LAZY)

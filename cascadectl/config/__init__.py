@@ -5,8 +5,9 @@ Names are loaded lazily so that importing `cascadectl.config.model` stays cheap.
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cascadectl._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from cascadectl.config.issues import ConfigIssue
@@ -36,8 +37,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cascadectl.config' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
