@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("cascadectl", "httpx", "httpx-sse", "typer", "click", "jsonschema", "pandas", "llama_cpp_python", "cascadeflow")
+PACKAGES = ("cascadectl", "httpx", "typer", "click", "jsonschema", "pandas", "llama_cpp_python", "cascadeflow")
 
 
 def cpu_model(cpuinfo: str) -> str:
