@@ -18,7 +18,9 @@ default on a 2-core box: half the cores). Full runs add all-cores rows, the
 logprob route (ours: log-softmax of the
 sampled token from the last logits; llama-cpp-python's: logits_all=True plus
 logprobs=1), first-run assembly of the multi-part Gemma model into a fresh
-cache, reuse of the verified file, and load time.
+cache, reuse of the verified file, and load time. Extra buffer types (llama.cpp's
+weight repacking) off against on, per model, tell what `extra_buffers: off` costs;
+CASCADECTL_BENCH_GGUF=a.gguf:b.gguf adds those rows for other model files.
 
     python bench/llamacpp.py [--quick]
 """
@@ -78,14 +80,15 @@ class Timing(NamedTuple):
         return (self.tokens - 1) / max(self.total_s - self.ttft_s, 1e-9)
 
 
-def _provider(package: str, threads: int) -> LlamaCppProvider:
-    options = {"package": package, "mode": "completion", "prompt_template": "{query}", "stop": [],
-               "n_ctx": 1024, "n_threads": threads}
+def _provider(package: str, threads: int, extra_buffers: str = "auto") -> LlamaCppProvider:
+    source = {"model_path": package} if package.endswith(".gguf") else {"package": package}
+    options = {**source, "mode": "completion", "prompt_template": "{query}", "stop": [],
+               "n_ctx": 1024, "n_threads": threads, "extra_buffers": extra_buffers}
     return LlamaCppProvider(TierConfig(name=package, provider="llamacpp", model=package, options=options))
 
 
-async def _ours(provider: LlamaCppProvider, max_tokens: int, logprobs: bool) -> Timing:
-    request = ProviderRequest(model="bench", messages=[{"role": "user", "content": PROMPT}],
+async def _ours(provider: LlamaCppProvider, max_tokens: int, logprobs: bool, prompt: str = PROMPT) -> Timing:
+    request = ProviderRequest(model="bench", messages=[{"role": "user", "content": prompt}],
                               max_tokens=max_tokens, temperature=0.0, logprobs=logprobs)
     start, first, tokens = time.perf_counter(), 0.0, 0
     async for delta in provider.stream(request):
@@ -130,17 +133,18 @@ def _compare(name: str, unit: str, ours: list[float], raw: list[float], faster_i
 class _Bench:
     """One model loaded with one thread count, and the ways to run it."""
 
-    def __init__(self, package: str, threads: int) -> None:
-        release_models()  # the shared model keeps its first n_threads: load afresh per setting
+    def __init__(self, package: str, threads: int, extra_buffers: str = "auto", fresh: bool = True) -> None:
+        if fresh:
+            release_models()  # the shared model keeps its first n_threads: load afresh per setting
         self.package, self.threads = package, threads
-        self.provider = _provider(package, threads)
+        self.provider = _provider(package, threads, extra_buffers)
         self.loop = asyncio.new_event_loop()
         self.llm = self.loop.run_until_complete(self.provider.model()).llm
 
-    def ours(self, max_tokens: int, logprobs: bool = False) -> Callable[[], Timing]:
+    def ours(self, max_tokens: int, logprobs: bool = False, prompt: str = PROMPT) -> Callable[[], Timing]:
         def once() -> Timing:
             self.llm.reset()
-            return self.loop.run_until_complete(_ours(self.provider, max_tokens, logprobs))
+            return self.loop.run_until_complete(_ours(self.provider, max_tokens, logprobs, prompt))
         return once
 
     def raw(self, max_tokens: int, llm: Any = None, logprobs: int | None = None) -> Callable[[], Timing]:
@@ -169,6 +173,33 @@ def _speed_rows(package: str, threads: int, plan: Plan) -> list[dict[str, Any]]:
                  [t.tokens_per_s for t in theirs], True, note),
         _compare(f"{bench.label}: TTFT", "ms", [t.ttft_s * 1e3 for t in first_mine],
                  [t.ttft_s * 1e3 for t in first_theirs], False, ttft_note),
+    ]
+
+
+LONG_PROMPT = " ".join([PROMPT] * 16)  # ~330 tokens: a prefill-bound first token
+
+
+def _buffer_rows(package: str, plan: Plan) -> list[dict[str, Any]]:
+    """Extra buffer types (llama.cpp's weight repacking) off against on, same model and
+    thread count, alternating: what `extra_buffers: off` costs on this CPU."""
+    on = _Bench(package, 1, "on")
+    off = _Bench(package, 1, "off", fresh=False)
+    try:
+        speed_on, speed_off = _alternate([on.ours(plan.max_tokens), off.ours(plan.max_tokens)], plan.runs)
+        first_on, first_off = _alternate([on.ours(1), off.ours(1)], 5 * plan.runs)
+        long_on, long_off = _alternate([on.ours(1, prompt=LONG_PROMPT), off.ours(1, prompt=LONG_PROMPT)], plan.runs)
+    finally:
+        on.close()
+        off.close()
+    label, base = f"{Path(package).name}, 1 thread, extra buffers off", "extra buffers on"
+    note = "alternating, KV cache reset per run; ratio = off/on for tok/s, on/off for times (< 1: off is slower)"
+    return [
+        _compare(f"{label}: tokens/s", "tok/s", [t.tokens_per_s for t in speed_off],
+                 [t.tokens_per_s for t in speed_on], True, f"median of {plan.runs}; " + note, base, "informational"),
+        _compare(f"{label}: TTFT", "ms", [t.ttft_s * 1e3 for t in first_off], [t.ttft_s * 1e3 for t in first_on],
+                 False, f"median of {5 * plan.runs}, ~20-token prompt; " + note, base, "informational"),
+        _compare(f"{label}: TTFT, ~330-token prompt", "ms", [t.ttft_s * 1e3 for t in long_off],
+                 [t.ttft_s * 1e3 for t in long_on], False, f"median of {plan.runs}; " + note, base, "informational"),
     ]
 
 
@@ -250,9 +281,18 @@ def _measure(plan: Plan) -> list[dict[str, Any]]:
     for package in plan.packages:
         for threads in plan.thread_counts:
             rows += _speed_rows(package, threads, plan)
+        rows += _buffer_rows(package, plan)
         if plan.logits_all:
             rows += _logprob_rows(package, plan)
+    for path in _extra_models():
+        rows += _buffer_rows(path, plan)
     return rows + _load_rows(plan)
+
+
+def _extra_models() -> list[str]:
+    """GGUF files named in CASCADECTL_BENCH_GGUF (colon-separated) get extra-buffer rows
+    too: what llama.cpp repacks depends on the quantisation (Q4_K and Q4_0 on AVX2)."""
+    return [p for p in os.environ.get("CASCADECTL_BENCH_GGUF", "").split(":") if p.endswith(".gguf")]
 
 
 def run(quick: bool) -> list[dict[str, Any]]:

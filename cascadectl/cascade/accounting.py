@@ -40,6 +40,7 @@ class TierRun:
     judged: bool = False  # a draft whose output is decided on
     shown: int = 0  # events of this tier the consumer has already been shown
     error: dict[str, Any] | None = None
+    runtime: dict[str, Any] | None = None  # what the provider reports of how it ran (e.g. llamacpp buffers)
 
     @property
     def text(self) -> str:
@@ -98,6 +99,7 @@ class TierRun:
             "ttft_ms": _round(self.ttft_ms()),
             "finish_reason": self.finish_reason,
             "error": self.error,
+            "runtime": self.runtime,
         }
 
 

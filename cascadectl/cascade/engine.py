@@ -82,8 +82,9 @@ class Engine:
                 make_text, model, phase = state.events.text, run.tier.model, run.phase
                 parts, logprobs, decider = run.parts, run.logprobs, self.decider
                 next_check, chars, abort = EARLY_FIRST_CHECK, 0, None
+                provider = self.provider(index)
                 try:
-                    async with aclosing(self.provider(index).stream(state.request(index, run))) as deltas:
+                    async with aclosing(provider.stream(state.request(index, run))) as deltas:
                         async for delta in deltas:
                             if type(delta) is TextDelta:
                                 if run.first_token is None:
@@ -119,8 +120,10 @@ class Engine:
                                     record(event)
                                 yield event
                 except ProviderError as exc:
+                    run.runtime = getattr(provider, "runtime", None)
                     closing = state.failed(run, index, exc)
                 else:
+                    run.runtime = getattr(provider, "runtime", None)
                     closing = state.finish(run, index, live, abort, held)
                 for event in closing:
                     if record:

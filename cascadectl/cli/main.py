@@ -5,6 +5,7 @@ Exit codes: 0 ok, 1 gate failed or the work itself failed (every tier failed),
 """
 from __future__ import annotations
 
+import faulthandler
 import os
 import sys
 import traceback
@@ -56,7 +57,16 @@ def _register() -> None:
 _register()
 
 
+def enable_crash_report() -> None:
+    """A fatal signal (a native crash in llama.cpp, say) prints every thread's Python
+    stack to stderr instead of dying silently. Traces stay whole regardless: they are
+    written in whole lines, flushed per event batch."""
+    if not faulthandler.is_enabled():  # pytest and PYTHONFAULTHANDLER enable their own
+        faulthandler.enable(file=sys.stderr, all_threads=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    enable_crash_report()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         result = app(args=args, prog_name="cascadectl", standalone_mode=False)

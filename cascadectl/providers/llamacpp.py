@@ -9,7 +9,7 @@ model for the next caller.
 Tier options: model_path | package, mode (chat | completion), prompt_template,
 turn_template, stop, n_ctx, n_threads (default: half the usable cores, see
 llamacpp_runtime.default_threads), seed, top_k, top_p, min_p, repeat_penalty,
-verbose. See docs and cascades/default.yaml.
+verbose, extra_buffers (auto | on | off, see llamacpp_cpu). See docs and cascades/default.yaml.
 
 Tools: when a request offers tools and tool_choice is not "none", decoding is
 constrained by a grammar to one `{"name": ..., "arguments": {...}}` object, streamed
@@ -31,7 +31,8 @@ from cascadectl.errors import CascadeError, ConfigError, ProviderError
 from cascadectl.providers import assets
 from cascadectl.providers.base import Delta, ProviderRequest
 from cascadectl.providers.llamacpp_generate import Job, Sampling, WorkerExit, run_job
-from cascadectl.providers.llamacpp_runtime import LLAMA_THREAD, SharedModel, shared_model
+from cascadectl.providers.llamacpp_cpu import ExtraBuffers
+from cascadectl.providers.llamacpp_runtime import LLAMA_THREAD, SharedModel, choose_extra_buffers, shared_model
 from cascadectl.providers.llamacpp_options import LlamaCppOptions, parse_options
 from cascadectl.providers.llamacpp_text import (
     CompletionTemplate,
@@ -56,6 +57,7 @@ class LlamaCppProvider:
         # Test and benchmark hook: called on the llama thread as each generation ends.
         self.on_worker_exit: Callable[[WorkerExit], None] | None = None
         self._model: SharedModel | None = None
+        self._buffers: ExtraBuffers | None = None  # this tier's choice, made when it loads
         self._cancels: set[threading.Event] = set()
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[Delta]:
@@ -73,6 +75,13 @@ class LlamaCppProvider:
             channel.cancel.set()
             self._cancels.discard(channel.cancel)
 
+    @property
+    def runtime(self) -> dict[str, Any] | None:
+        """How the loaded model runs, for the tier record in traces."""
+        if self._model is None or self._buffers is None:
+            return None
+        return {"n_threads": self._model.llm.n_threads, **self._buffers.to_dict()}
+
     async def model(self) -> SharedModel:
         """The loaded model; the first call resolves, assembles and loads it off the loop."""
         if self._model is None:
@@ -82,7 +91,9 @@ class LlamaCppProvider:
     def _load(self) -> SharedModel:
         source = {"model_path": self.options.model_path, "package": self.options.package}
         path = assets.resolve_model(source)
-        model = shared_model(path, self.options.n_ctx, self.options.n_threads, self.options.verbose)
+        options = self.options
+        self._buffers = choose_extra_buffers(options.extra_buffers)
+        model = shared_model(path, options.n_ctx, options.n_threads, options.verbose, self._buffers)
         if self.options.mode == "chat":
             model.ensure_chat_formatter()
         return model

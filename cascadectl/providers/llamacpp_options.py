@@ -8,12 +8,13 @@ from typing import Any, Mapping
 from cascadectl.config.model import TierConfig
 from cascadectl.errors import ConfigError
 from cascadectl.providers import assets
+from cascadectl.providers.llamacpp_cpu import SETTINGS as EXTRA_BUFFER_SETTINGS
 from cascadectl.providers.llamacpp_text import DEFAULT_TURN_TEMPLATE
 
 MODES = ("chat", "completion")
 _KNOWN = frozenset(
     "model_path package mode prompt_template turn_template stop n_ctx n_threads seed "
-    "top_k top_p min_p repeat_penalty verbose".split()
+    "top_k top_p min_p repeat_penalty verbose extra_buffers".split()
 )
 
 
@@ -33,6 +34,7 @@ class LlamaCppOptions:
     min_p: float = 0.05
     repeat_penalty: float = 1.0
     verbose: bool = False
+    extra_buffers: str = "auto"  # auto | on | off: see llamacpp_cpu
 
 
 def parse_options(tier: TierConfig) -> LlamaCppOptions:
@@ -51,6 +53,7 @@ def parse_options(tier: TierConfig) -> LlamaCppOptions:
         prompt_template=template,
         turn_template=str(raw.get("turn_template") or DEFAULT_TURN_TEMPLATE),
         stop=_stop_list(tier.name, raw.get("stop"), default_stop if mode == "completion" else ()),
+        extra_buffers=_extra_buffers(tier.name, raw.get("extra_buffers", "auto")),
         **_numbers(tier.name, raw),
     )
 
@@ -101,6 +104,15 @@ def _stop_list(tier: str, value: Any, default: tuple[str, ...]) -> tuple[str, ..
     if not isinstance(items, list) or not all(isinstance(s, str) and s for s in items):
         raise ConfigError(f"tier {tier!r}: options.stop must be a list of non-empty strings, got {value!r}")
     return tuple(items)
+
+
+def _extra_buffers(tier: str, value: Any) -> str:
+    # YAML 1.1 reads a bare on/off as a boolean: take those as meant.
+    setting = {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+    if setting not in EXTRA_BUFFER_SETTINGS:
+        choices = ", ".join(EXTRA_BUFFER_SETTINGS)
+        raise ConfigError(f"tier {tier!r}: options.extra_buffers must be one of {choices}, got {value!r}")
+    return str(setting)
 
 
 def _numbers(tier: str, raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from cascadectl.errors import ConfigError
+from cascadectl.providers import llamacpp_cpu
 from cascadectl.providers.assets import INSTALL_HINT
+from cascadectl.providers.llamacpp_cpu import ExtraBuffers
 
 T = TypeVar("T")
 
@@ -31,6 +33,7 @@ class SharedModel:
     llm: Any
     path: Path
     n_ctx: int
+    extra_buffers: ExtraBuffers
     lock: threading.Lock = field(default_factory=threading.Lock)
     chat_formatter: Any = None  # None: the GGUF has no chat template (or it was not asked for yet)
     formatter_checked: bool = False
@@ -76,7 +79,7 @@ class LlamaThread:
 
 
 LLAMA_THREAD = LlamaThread()
-_MODELS: dict[tuple[str, int], SharedModel] = {}
+_MODELS: dict[tuple[str, int, bool], SharedModel] = {}
 _MODELS_LOCK = threading.Lock()
 _QUIET_LOG: Any = None
 
@@ -91,16 +94,33 @@ def import_llama_cpp() -> Any:
     return llama_cpp
 
 
-def shared_model(path: Path, n_ctx: int, n_threads: int | None = None, verbose: bool = False) -> SharedModel:
-    """The process-wide model for (path, n_ctx), loaded on first use. The first caller's
-    n_threads wins: it is a property of the loaded context."""
-    key = (str(path.resolve()), n_ctx)
+def shared_model(
+    path: Path, n_ctx: int, n_threads: int | None = None, verbose: bool = False,
+    extra_buffers: ExtraBuffers | None = None,
+) -> SharedModel:
+    """The process-wide model for (path, n_ctx, extra buffers on or off), loaded on first
+    use. The first caller's n_threads wins: it is a property of the loaded context."""
+    choice = extra_buffers or choose_extra_buffers("auto")
+    key = (str(path.resolve()), n_ctx, choice.enabled)
     with _MODELS_LOCK:
         if key not in _MODELS:
             if not _MODELS:
                 atexit.register(_close_idle_models)
-            _MODELS[key] = load_model(path, n_ctx, n_threads or default_threads(), verbose)
+            _MODELS[key] = load_model(path, n_ctx, n_threads or default_threads(), verbose, choice)
         return _MODELS[key]
+
+
+def choose_extra_buffers(setting: str) -> ExtraBuffers:
+    """The tier's setting applied to this machine's CPU (see llamacpp_cpu)."""
+    return llamacpp_cpu.choose(setting, llamacpp_cpu.machine_flags(), _system_info())
+
+
+def _system_info() -> str:
+    try:
+        raw = import_llama_cpp().llama_print_system_info()
+    except (ConfigError, AttributeError):
+        return ""
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
 
 
 def default_threads() -> int:
@@ -141,17 +161,72 @@ def _close_idle_models() -> None:
         _MODELS.clear()
 
 
-def load_model(path: Path, n_ctx: int, n_threads: int, verbose: bool) -> SharedModel:
+def load_model(
+    path: Path, n_ctx: int, n_threads: int, verbose: bool, extra_buffers: ExtraBuffers | None = None
+) -> SharedModel:
     llama_cpp = import_llama_cpp()
+    choice = extra_buffers or choose_extra_buffers("auto")
     if not verbose:
         _silence_llama_log(llama_cpp)
+    llama_class = llama_with_model_params(llama_cpp)
     try:
-        llm = llama_cpp.Llama(
-            str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, verbose=verbose
+        llm = llama_class(
+            str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, verbose=verbose,
+            use_extra_bufts=choice.enabled,
         )
     except (ValueError, RuntimeError, OSError) as exc:
         raise ConfigError(f"cannot load GGUF model {path}: {exc}") from None
-    return SharedModel(llm, path, n_ctx)
+    return SharedModel(llm, path, n_ctx, choice)
+
+
+_LLAMA_CLASSES: dict[int, Any] = {}
+
+
+def llama_with_model_params(llama_cpp: Any) -> Any:
+    """`llama_cpp.Llama`, taking `use_extra_bufts=` as well.
+
+    Llama() has no argument for it, and it must be set before the weights load.
+    Llama.__init__ assigns `self.model_params = llama_model_default_params()` and
+    fills it in before loading (llama-cpp-python 0.3.36, pinned in pyproject); this
+    subclass turns that attribute into a property whose setter applies our value
+    to the struct as it is assigned. Per instance, no global patching. Should a
+    release stop going through that attribute, loading fails loudly instead of
+    silently keeping extra buffers on (that would crash AMX machines)."""
+    key = id(llama_cpp.Llama)
+    if key not in _LLAMA_CLASSES:
+        _LLAMA_CLASSES[key] = _subclass(llama_cpp.Llama)
+    return _LLAMA_CLASSES[key]
+
+
+def _subclass(base: type) -> type:
+    class ParamsLlama(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, use_extra_bufts: bool = True, **kwargs: Any) -> None:
+            self._wanted_extra_bufts = use_extra_bufts
+            self._params_hooked = False
+            super().__init__(*args, **kwargs)
+            if not self._params_hooked:
+                self.close()
+                raise ConfigError(_UNSUPPORTED + "Llama.__init__ no longer assigns self.model_params")
+
+        @property
+        def model_params(self) -> Any:
+            return self._model_params
+
+        @model_params.setter
+        def model_params(self, params: Any) -> None:
+            if not hasattr(params, "use_extra_bufts"):
+                raise ConfigError(_UNSUPPORTED + "llama_model_params has no use_extra_bufts field")
+            params.use_extra_bufts = self._wanted_extra_bufts
+            self._params_hooked = True
+            self._model_params = params
+
+    return ParamsLlama
+
+
+_UNSUPPORTED = (
+    "this llama-cpp-python cannot be told whether to use extra buffer types "
+    "(needed to avoid the Intel AMX crash); install the pinned version: pip install -e '.[local]'. Detail: "
+)
 
 
 def _silence_llama_log(llama_cpp: Any) -> None:

@@ -80,6 +80,10 @@ EXPECTED: dict[str, list[str]] = {
         "10:7: tiers[1].options: expected a string key, got 'on' "
         "(YAML reads yes/no/on/off/true/false/null and numbers as non-strings; quote the key)",
     ],
+    "llamacpp-options.yaml": [
+        "6:30: tiers[0].options.extra_buffers: expected one of: auto, on, off; got 'fast'",
+        "6:36: tiers[0].options: unknown key 'n_thread' (did you mean 'n_threads'?)",
+    ],
     "duplicate-key.yaml": ["5:5: tiers[0]: duplicate key 'model' (first at line 4)"],
     "validators.yaml": [
         "6:22: quality.validators[0]: 'regex' does not apply to a 'length' validator (its options: min_chars, max_chars)",

@@ -49,8 +49,15 @@ def _objects(node: Any, name: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
 
 def test_every_object_forbids_unknown_keys_except_free_form_ones() -> None:
     loose = {name for name, node in _objects(cascade_schema()) if node.get("additionalProperties") is not False}
-    # The `if` schemas of the tool shapes only test for a key; `tool` dispatches to strict shapes.
-    assert loose - {"if", "tool"} == FREE_FORM
+    # The `if` schemas of the tool shapes only test for a key; `tool` dispatches to strict shapes;
+    # a tier's `then` only points its options at the provider's strict shape.
+    assert loose - {"if", "then", "tool"} == FREE_FORM
+
+
+def test_llamacpp_options_in_the_schema_are_the_ones_the_provider_takes() -> None:
+    from cascadectl.providers.llamacpp_options import _KNOWN
+
+    assert set(cascade_schema()["$defs"]["llamacppOptions"]["properties"]) == _KNOWN
 
 
 @pytest.mark.parametrize(

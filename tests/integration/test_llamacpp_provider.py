@@ -189,3 +189,35 @@ def test_logprobs_equal_llama_cpp_own_logits_all_figures() -> None:
     expected = reference.create_completion(prompt, max_tokens=4, temperature=0.0, logprobs=1)["choices"][0]
     assert _text(deltas) == expected["text"].lstrip()
     assert _logprobs(deltas) == pytest.approx([float(x) for x in expected["logprobs"]["token_logprobs"]], abs=1e-3)
+
+
+@pytest.mark.parametrize("setting", ["on", "off"])
+def test_extra_buffers_reach_the_real_model_params_and_the_model_still_answers(
+    smollm2: TierConfig, setting: str
+) -> None:
+    from dataclasses import replace
+
+    from cascadectl.providers import llamacpp_runtime
+
+    tier = replace(smollm2, options={**smollm2.options, "extra_buffers": setting})
+    provider = LlamaCppProvider(tier)
+    messages = [{"role": "system", "content": "Answer in one short sentence."}, *FRANCE]
+    assert "Paris" in _text(_run(provider, _request(messages)))
+    model = asyncio.run(provider.model())
+    assert model.llm.model_params.use_extra_bufts is (setting == "on")
+    assert provider.runtime is not None and provider.runtime["extra_buffers"] is (setting == "on")
+    assert provider.runtime["extra_buffers_setting"] == setting
+    assert model in llamacpp_runtime.loaded_models()
+
+
+def test_auto_on_a_faked_amx_cpu_loads_the_real_model_without_extra_buffers(
+    smollm2: TierConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cascadectl.providers import llamacpp_cpu
+
+    amx = frozenset({"avx512f", "amx_tile", "amx_int8", "amx_bf16"})
+    monkeypatch.setattr(llamacpp_cpu, "machine_flags", lambda: amx)
+    provider = LlamaCppProvider(smollm2)  # extra_buffers: auto
+    _run(provider, _request(FRANCE, max_tokens=4))
+    assert asyncio.run(provider.model()).llm.model_params.use_extra_bufts is False
+    assert provider.runtime is not None and "amx_int8" in provider.runtime["extra_buffers_reason"]

@@ -54,9 +54,11 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     model = assets.resolve_model({"package": "smollm2-135m-instruct"})
     port = _free_port()
     log = (tmp_path_factory.mktemp("server") / "server.log").open("wb")
-    args = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+    # Through our launcher: llama_cpp.server itself with extra buffers chosen by the
+    # provider's rule, so that it cannot hit the llama.cpp AMX crash either.
+    args = [sys.executable, "-m", "tests.support.llama_server", "--model", str(model), "--host", "127.0.0.1",
             "--port", str(port), "--n_ctx", "1024"]
-    server = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
     try:
         _wait_ready(f"http://127.0.0.1:{port}", server)
         yield f"http://127.0.0.1:{port}"
@@ -68,6 +70,14 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             server.kill()
             server.wait()
         log.close()
+
+
+def test_the_peer_runs_with_the_provider_s_extra_buffer_choice(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from cascadectl.providers.llamacpp_runtime import choose_extra_buffers
+
+    log = next(tmp_path_factory.getbasetemp().glob("server*/server.log")).read_text(errors="replace")
+    assert choose_extra_buffers("auto").enabled is False
+    assert "llama_server launcher: extra_buffers=off (auto: off" in log
 
 
 def _tier(url: str) -> TierConfig:

@@ -15,6 +15,7 @@ from cascadectl.errors import ConfigError, ProviderError
 from cascadectl.providers.assets import FEW_SHOT_QA_STOP, FEW_SHOT_QA_TEMPLATE
 from cascadectl.providers.base import ProviderRequest
 from cascadectl.providers.llamacpp import LlamaCppProvider, build_job, parse_options
+from cascadectl.providers.llamacpp_cpu import ExtraBuffers
 from cascadectl.providers.llamacpp_runtime import SharedModel, import_llama_cpp
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,7 +33,8 @@ class _Formatted(NamedTuple):
 
 
 def _model(formatter: Any = None) -> SharedModel:
-    return SharedModel(llm=None, path=Path("m.gguf"), n_ctx=512, chat_formatter=formatter)
+    buffers = ExtraBuffers(True, "auto", "auto: no Intel AMX on this CPU")
+    return SharedModel(llm=None, path=Path("m.gguf"), n_ctx=512, extra_buffers=buffers, chat_formatter=formatter)
 
 
 def _request(**fields: Any) -> ProviderRequest:
@@ -49,12 +51,19 @@ def _request(**fields: Any) -> ProviderRequest:
         ({"stop": [""]}, "options.stop must be a list of non-empty strings"),
         ({"prompt_template": "no slot"}, "must be a string containing {query}"),
         ({"temprature": 0.1}, "unknown llamacpp option(s) ['temprature']"),
+        ({"extra_buffers": "fast"}, "options.extra_buffers must be one of auto, on, off, got 'fast'"),
     ],
 )
 def test_bad_options_are_config_errors_naming_the_tier(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as info:
         parse_options(_tier(**options))
     assert message in str(info.value) and "tier 'local'" in str(info.value)
+
+
+@pytest.mark.parametrize(("value", "setting"), [(None, "auto"), ("on", "on"), (False, "off"), (True, "on")])
+def test_extra_buffers_take_yaml_s_bare_on_and_off(value: Any, setting: str) -> None:
+    options = {} if value is None else {"extra_buffers": value}
+    assert parse_options(_tier(**options)).extra_buffers == setting
 
 
 def test_model_falls_back_to_the_tier_model_field() -> None:
