@@ -34,7 +34,7 @@ def cpu_per_event(action: Callable[[], Any], events: int, samples: int) -> list[
 
 
 def floor_action(pieces: Sequence[bytes]) -> Callable[[], Any]:
-    from cascadectl.providers.sse import SSEParser
+    from cascadectl.providers.http.sse import SSEParser
 
     def action() -> None:
         parser = SSEParser()
@@ -47,9 +47,9 @@ def floor_action(pieces: Sequence[bytes]) -> Callable[[], Any]:
 
 
 def parse_action(pieces: Sequence[bytes]) -> Callable[[], list[Any]]:
-    from cascadectl.providers.http import CallSite
-    from cascadectl.providers.openai import ChunkParser
-    from cascadectl.providers.sse import SSEParser
+    from cascadectl.providers.http.transport import CallSite
+    from cascadectl.providers.http.openai import ChunkParser
+    from cascadectl.providers.http.sse import SSEParser
 
     def action() -> list[Any]:
         parser, chunks, deltas = SSEParser(), ChunkParser(CallSite("bench", "openai")), []

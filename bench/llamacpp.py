@@ -44,10 +44,11 @@ from bench._timing import median, row, spread
 from bench.harness import SkipBenchmark
 from cascadectl.config.model import TierConfig
 from cascadectl.errors import ConfigError
-from cascadectl.providers import assets
-from cascadectl.providers.base import ProviderRequest, TextDelta
-from cascadectl.providers.llamacpp import LlamaCppProvider
-from cascadectl.providers.llamacpp_runtime import LLAMA_THREAD, load_model, release_models, usable_cores
+from cascadectl.providers.llamacpp import assets
+from cascadectl.providers.base import ProviderRequest
+from cascadectl.streaming.deltas import TextDelta
+from cascadectl.providers.llamacpp.provider import LlamaCppProvider
+from cascadectl.providers.llamacpp.runtime import LLAMA_THREAD, load_model, release_models, usable_cores
 
 GROUP = "llamacpp"
 R = TypeVar("R")

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 from cascadectl.config.model import TierConfig
 from cascadectl.cascade.toolcalls import ToolCallAssembler
 from cascadectl.pricing import Price, cost_usd
-from cascadectl.providers.base import Usage, UsageDelta
+from cascadectl.streaming.deltas import Usage, UsageDelta
 from cascadectl.quality.draft import Draft
 
 CHARS_PER_TOKEN = 4  # for estimates only, when a provider reports no usage

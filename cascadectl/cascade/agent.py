@@ -203,14 +203,14 @@ class CascadeAgent:
         from cascadectl.providers import create_provider
 
         if tier.provider in HTTP_PROVIDERS and self._client is None:
-            from cascadectl.providers.pool import pooled_client
+            from cascadectl.providers.http.pool import pooled_client
 
             self._client = pooled_client(max_connections=256, max_keepalive=64)
         return create_provider(tier, self._client if tier.provider in HTTP_PROVIDERS else None)
 
     def _check_keys(self) -> None:
         """Missing API keys fail here, before any request, naming the variable."""
-        from cascadectl.providers.credentials import check_credentials
+        from cascadectl.providers.http.credentials import check_credentials
 
         for tier in self.config.tiers:
             check_credentials(tier)

@@ -20,16 +20,8 @@ from cascadectl.cascade.routing import Route, route
 from cascadectl.config.model import CascadeConfig
 from cascadectl.errors import ProviderError
 from cascadectl.pricing import Price, cost_usd
-from cascadectl.providers.base import (
-    ExtraDelta,
-    FinishDelta,
-    Provider,
-    ProviderRequest,
-    TextDelta,
-    ToolCallDelta,
-    Usage,
-    UsageDelta,
-)
+from cascadectl.providers.base import Provider, ProviderRequest
+from cascadectl.streaming.deltas import ExtraDelta, FinishDelta, TextDelta, ToolCallDelta, Usage, UsageDelta
 from cascadectl.quality.checks import CheckResult
 from cascadectl.quality.decision import Decider, Decision
 from cascadectl.quality.draft import DecisionContext

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cascadectl.providers.base import ToolCallDelta
+from cascadectl.streaming.deltas import ToolCallDelta
 from cascadectl.quality.draft import DraftToolCall
 from cascadectl.tools.jsonstream import IncrementalJSONParser, JSONStreamError
 

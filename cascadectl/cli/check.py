@@ -2,7 +2,7 @@
 
 Prints one row per gate (baseline, now, limit, pass/fail). Exit 0 when all pass,
 1 when any fails (a gate whose data is missing fails), 2 on bad input. With no
-gate option given, the five default gates run (see cascadectl.evals.gates)."""
+gate option given, the five default gates run (see cascadectl.reports.gates)."""
 from __future__ import annotations
 
 import sys
@@ -23,8 +23,8 @@ def check(
     max_error_rate: Optional[str] = typer.Option(None, "--max-error-rate", help="Largest share of queries ending in an error (default 0.01)."),
 ) -> int:
     """Check an eval report against limits and a baseline; exit 1 if any gate fails."""
-    from cascadectl.evals.gates import check_gates, gates_exit_code, render_gate_table, select_gates
-    from cascadectl.evals.report import load_report
+    from cascadectl.reports.gates import check_gates, gates_exit_code, render_gate_table, select_gates
+    from cascadectl.reports.report import load_report
 
     given = {
         "max_cost_increase": max_cost_increase,

@@ -42,7 +42,7 @@ def eval_command(
     formats: Optional[str] = typer.Option(None, "--format", "-f", help="Report formats, comma-separated: json,md,csv,junit,html (default all)."),
 ) -> int:
     """Run an evalset through a cascade, or (--replay) re-decide recorded traces."""
-    from cascadectl.evals.report import FORMATS, parse_formats
+    from cascadectl.reports.report import FORMATS, parse_formats
 
     chosen = parse_formats(formats) if formats else list(FORMATS)
     if "json" not in chosen:
@@ -77,7 +77,7 @@ class _GateRequest:
 
 
 def _gate_flags(raw: List[str]) -> dict[str, str]:
-    from cascadectl.evals.gates import parse_gate_flags
+    from cascadectl.reports.gates import parse_gate_flags
 
     return parse_gate_flags(raw) if raw else {}
 
@@ -127,8 +127,8 @@ def _prepare_gates(gating: _GateRequest, cascade: Path) -> _Gating | None:
     if not gating.wanted:
         return None
     from cascadectl.config.loader import load_cascade
-    from cascadectl.evals.gates import select_gates
-    from cascadectl.evals.report import load_report
+    from cascadectl.reports.gates import select_gates
+    from cascadectl.reports.report import load_report
 
     yaml_gates = dict(load_cascade(cascade).gates) if gating.baseline is not None else {}
     gates = select_gates({**yaml_gates, **gating.flags}, source=f"{cascade}: gates", flags=bool(gating.flags))
@@ -139,7 +139,7 @@ def _prepare_gates(gating: _GateRequest, cascade: Path) -> _Gating | None:
 def _gates(report: Mapping[str, Any] | None, prepared: _Gating | None) -> int:
     if prepared is None or report is None:
         return 0
-    from cascadectl.evals.gates import check_gates, gates_exit_code, render_gate_table
+    from cascadectl.reports.gates import check_gates, gates_exit_code, render_gate_table
 
     results = check_gates(report, prepared.baseline, prepared.gates)
     print(render_gate_table(results))
@@ -167,7 +167,7 @@ def _print_result(report: Mapping[str, Any] | None, paths: tuple[Path, ...]) -> 
 def summary_table(report: Mapping[str, Any]) -> str:
     from tabulate import tabulate
 
-    from cascadectl.evals.formats.common import headline, pct, savings_text
+    from cascadectl.reports.formats.common import headline, pct, savings_text
 
     table = headline(report)
     cascade = (report.get("metrics") or {}).get("cascade") or {}

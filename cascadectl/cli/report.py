@@ -24,7 +24,7 @@ def report(
     fixed_time: Optional[str] = typer.Option(None, "--fixed-time", help="Creation time to record, ISO 8601 (for reproducible reports)."),
 ) -> int:
     """Rebuild an eval report (JSON, Markdown, CSV, JUnit XML, HTML) from traces alone."""
-    from cascadectl.evals.report import FORMATS, no_cyclic_gc, parse_formats
+    from cascadectl.reports.report import FORMATS, no_cyclic_gc, parse_formats
 
     chosen = parse_formats(formats) if formats else (list(FORMATS) if out else ["md"])
     if out is None and len(chosen) > 1:
@@ -35,7 +35,7 @@ def report(
 
 
 def _report(traces: List[Path], out: Optional[Path], chosen: List[str], rescore: bool, created: Optional[str]) -> int:
-    from cascadectl.evals.report import build_report, render, write_report
+    from cascadectl.reports.report import build_report, render, write_report
 
     built = build_report(traces, rescore=rescore, created=created)
     if not built["queries"]:

@@ -181,7 +181,7 @@ def _check_same_models(config: CascadeConfig, recorded: Recorded) -> None:
 def _report(traces: Path, out_dir: Path, formats: Sequence[str]) -> tuple[dict[str, Any] | None, tuple[Path, ...]]:
     if not formats:
         return None, ()
-    from cascadectl.evals.report import build_report, write_report
+    from cascadectl.reports.report import build_report, write_report
 
     report = build_report([traces])
     return report, tuple(write_report(report, out_dir, formats))

@@ -17,7 +17,7 @@ from cascadectl.cascade.toolcalls import ToolCallAssembler
 from cascadectl.config.model import CascadeConfig
 from cascadectl.evals.replay_load import Attempt
 from cascadectl.evals.replay_result import TierUse, build_result, tier_use
-from cascadectl.providers.base import ToolCallDelta
+from cascadectl.streaming.deltas import ToolCallDelta
 from cascadectl.quality.checks import CheckResult
 from cascadectl.quality.decision import Decider, Decision
 from cascadectl.quality.draft import DecisionContext, Draft

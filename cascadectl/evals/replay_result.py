@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from cascadectl.cascade.result import CascadeResult
 from cascadectl.config.model import CascadeConfig
 from cascadectl.pricing import Price, cost_usd
-from cascadectl.providers.base import Usage
+from cascadectl.streaming.deltas import Usage
 
 if TYPE_CHECKING:
     from cascadectl.cascade.routing import Route

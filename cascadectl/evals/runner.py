@@ -197,7 +197,7 @@ class _CtrlC:
 def _report(plan: RunPlan, formats: Sequence[str]) -> tuple[dict[str, Any] | None, tuple[Path, ...]]:
     if not plan.traces.exists():
         return None, ()
-    from cascadectl.evals.report import build_report, write_report
+    from cascadectl.reports.report import build_report, write_report
 
     report = build_report([plan.traces])
     return report, tuple(write_report(report, plan.out_dir, formats))

@@ -10,7 +10,7 @@ from cascadectl.pricing.table import UNKNOWN, Price, PriceTable
 
 if TYPE_CHECKING:  # config may pull in yaml/jsonschema; pricing stays light
     from cascadectl.config.model import PriceSpec
-    from cascadectl.providers.base import Usage
+    from cascadectl.streaming.deltas import Usage
 
 _FIELDS = ("input", "output", "cached_input")
 _PER = 1_000_000

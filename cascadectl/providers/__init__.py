@@ -14,17 +14,17 @@ if TYPE_CHECKING:
     from cascadectl.providers.base import Provider
 
 _REGISTRY: dict[str, tuple[str, str]] = {
-    "openai": ("cascadectl.providers.openai", "OpenAIProvider"),
-    "anthropic": ("cascadectl.providers.anthropic", "AnthropicProvider"),
-    "llamacpp": ("cascadectl.providers.llamacpp", "LlamaCppProvider"),
+    "openai": ("cascadectl.providers.http.openai", "OpenAIProvider"),
+    "anthropic": ("cascadectl.providers.http.anthropic", "AnthropicProvider"),
+    "llamacpp": ("cascadectl.providers.llamacpp.provider", "LlamaCppProvider"),
     "fake": ("cascadectl.providers.fake", "FakeProvider"),
 }
 PROVIDER_NAMES: tuple[str, ...] = tuple(sorted(_REGISTRY))
 # Checks of a tier's settings that import neither httpx nor llama_cpp.
 _CHECKS: dict[str, tuple[str, str]] = {
-    "openai": ("cascadectl.providers.http_checks", "check_openai"),
-    "anthropic": ("cascadectl.providers.http_checks", "check_anthropic"),
-    "llamacpp": ("cascadectl.providers.llamacpp_options", "check_tier"),
+    "openai": ("cascadectl.providers.http.checks", "check_openai"),
+    "anthropic": ("cascadectl.providers.http.checks", "check_anthropic"),
+    "llamacpp": ("cascadectl.providers.llamacpp.options", "check_tier"),
 }
 
 

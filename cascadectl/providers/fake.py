@@ -24,11 +24,11 @@ from typing import Any, AsyncIterator, Mapping
 
 from cascadectl.config.model import TierConfig
 from cascadectl.errors import ProviderError
-from cascadectl.providers.base import (
+from cascadectl.providers.base import ProviderRequest
+from cascadectl.streaming.deltas import (
     Delta,
     ExtraDelta,
     FinishDelta,
-    ProviderRequest,
     TextDelta,
     TokenLogprob,
     ToolCallDelta,

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from cascadectl.cli.main import main
-from cascadectl.evals.report import build_report, write_report
-from tests.evals.report_traces import SCENARIO, q, write_trace
+from cascadectl.reports.report import build_report, write_report
+from tests.reports.report_traces import SCENARIO, q, write_trace
 
 
 @pytest.fixture

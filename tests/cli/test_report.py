@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from cascadectl.cli.main import main
-from cascadectl.evals.report import build_report, to_json
-from tests.evals.report_traces import SCENARIO, q, write_trace
+from cascadectl.reports.report import build_report, to_json
+from tests.reports.report_traces import SCENARIO, q, write_trace
 
 CREATED = "2025-01-01T00:00:00Z"
 

@@ -55,7 +55,7 @@ def test_every_object_forbids_unknown_keys_except_free_form_ones() -> None:
 
 
 def test_llamacpp_options_in_the_schema_are_the_ones_the_provider_takes() -> None:
-    from cascadectl.providers.llamacpp_options import _KNOWN
+    from cascadectl.providers.llamacpp.options import _KNOWN
 
     assert set(cascade_schema()["$defs"]["llamacppOptions"]["properties"]) == _KNOWN
 

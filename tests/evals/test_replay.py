@@ -99,6 +99,6 @@ def test_replay_refuses_missing_traces_and_a_used_out_dir(recorded: Path, tmp_pa
 
 
 def run_report(out_dir: Path) -> dict:
-    from cascadectl.evals.report import load_report
+    from cascadectl.reports.report import load_report
 
     return load_report(out_dir / "report.json")

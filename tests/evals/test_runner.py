@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from cascadectl.errors import ConfigError, UsageError
-from cascadectl.evals.report import build_report
+from cascadectl.reports.report import build_report
 from cascadectl.evals.runner import run_eval
 from cascadectl.traces.reader import read_trace, trace_line_problems
 from tests.support.eval_fakes import (

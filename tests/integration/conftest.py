@@ -13,7 +13,7 @@ import pytest
 
 from cascadectl.config.model import TierConfig
 from cascadectl.errors import ConfigError
-from cascadectl.providers import assets
+from cascadectl.providers.llamacpp import assets
 
 
 def missing_local_models() -> str | None:

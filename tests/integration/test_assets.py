@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from cascadectl.errors import ConfigError
-from cascadectl.providers import assets
-from cascadectl.providers.assets import EmbeddedModel
+from cascadectl.providers.llamacpp import assets
+from cascadectl.providers.llamacpp.assets import EmbeddedModel
 
 CHUNKS = (b"GGUF" + b"a" * 3000, b"b" * 2048, b"c" * 17)
 WHOLE = b"".join(CHUNKS)

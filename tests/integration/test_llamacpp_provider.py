@@ -11,9 +11,10 @@ import pytest
 
 from cascadectl.config.model import TierConfig
 from cascadectl.errors import ConfigError, ProviderError
-from cascadectl.providers.base import Delta, FinishDelta, ProviderRequest, TextDelta, ToolCallDelta, UsageDelta
-from cascadectl.providers.llamacpp import LlamaCppProvider
-from cascadectl.providers.llamacpp_generate import WorkerExit
+from cascadectl.providers.base import ProviderRequest
+from cascadectl.streaming.deltas import Delta, FinishDelta, TextDelta, ToolCallDelta, UsageDelta
+from cascadectl.providers.llamacpp.provider import LlamaCppProvider
+from cascadectl.providers.llamacpp.generate import WorkerExit
 from tests.integration.conftest import gemma_tier, smollm2_tier
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("local_models")]
@@ -197,7 +198,7 @@ def test_extra_buffers_reach_the_real_model_params_and_the_model_still_answers(
 ) -> None:
     from dataclasses import replace
 
-    from cascadectl.providers import llamacpp_runtime
+    from cascadectl.providers.llamacpp import runtime as llamacpp_runtime
 
     tier = replace(smollm2, options={**smollm2.options, "extra_buffers": setting})
     provider = LlamaCppProvider(tier)
@@ -213,7 +214,7 @@ def test_extra_buffers_reach_the_real_model_params_and_the_model_still_answers(
 def test_auto_on_a_faked_amx_cpu_loads_the_real_model_without_extra_buffers(
     smollm2: TierConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cascadectl.providers import llamacpp_cpu
+    from cascadectl.providers.llamacpp import cpu as llamacpp_cpu
 
     amx = frozenset({"avx512f", "amx_tile", "amx_int8", "amx_bf16"})
     monkeypatch.setattr(llamacpp_cpu, "machine_flags", lambda: amx)

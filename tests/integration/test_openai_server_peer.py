@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from cascadectl.config.model import TierConfig
-from cascadectl.providers import assets
-from cascadectl.providers.base import Delta, FinishDelta, ProviderRequest, TextDelta, UsageDelta
+from cascadectl.providers.llamacpp import assets
+from cascadectl.providers.base import ProviderRequest
+from cascadectl.streaming.deltas import Delta, FinishDelta, TextDelta, UsageDelta
 
 pytestmark = [
     pytest.mark.integration,
@@ -73,7 +74,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_the_peer_runs_with_the_provider_s_extra_buffer_choice(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
-    from cascadectl.providers.llamacpp_runtime import choose_extra_buffers
+    from cascadectl.providers.llamacpp.runtime import choose_extra_buffers
 
     log = next(tmp_path_factory.getbasetemp().glob("server*/server.log")).read_text(errors="replace")
     assert choose_extra_buffers("auto").enabled is False
@@ -85,7 +86,7 @@ def _tier(url: str) -> TierConfig:
 
 
 def _stream(url: str, logprobs: bool) -> list[Delta]:
-    from cascadectl.providers.openai import OpenAIProvider
+    from cascadectl.providers.http.openai import OpenAIProvider
 
     async def go() -> list[Delta]:
         provider = OpenAIProvider(_tier(url), None)

@@ -7,7 +7,7 @@ import pytest
 from cascadectl.config.model import PriceSpec
 from cascadectl.errors import ConfigError
 from cascadectl.pricing import UNKNOWN, Price, PriceTable, blended_per_1k_to_price, cost_usd, resolve_price
-from cascadectl.providers.base import Usage
+from cascadectl.streaming.deltas import Usage
 
 TABLE = PriceTable({"m": Price(2.0, 8.0, 0.5, ""), "bare": Price(1.0, 3.0, None, "")})
 

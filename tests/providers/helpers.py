@@ -9,12 +9,11 @@ from typing import Any, Sequence
 
 from cascadectl.config.model import TierConfig, Timeouts
 from cascadectl.errors import ProviderError
-from cascadectl.providers.anthropic import AnthropicProvider
-from cascadectl.providers.base import (
-    Delta, ExtraDelta, FinishDelta, Provider, ProviderRequest, TextDelta, ToolCallDelta, UsageDelta,
-)
-from cascadectl.providers.http import Hooks
-from cascadectl.providers.openai import OpenAIProvider
+from cascadectl.providers.http.anthropic import AnthropicProvider
+from cascadectl.providers.base import Provider, ProviderRequest
+from cascadectl.streaming.deltas import Delta, ExtraDelta, FinishDelta, TextDelta, ToolCallDelta, UsageDelta
+from cascadectl.providers.http.transport import Hooks
+from cascadectl.providers.http.openai import OpenAIProvider
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 FAST = Timeouts(connect=5.0, read=5.0, stall=5.0, total=20.0)

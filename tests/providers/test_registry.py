@@ -10,8 +10,8 @@ import pytest
 
 from cascadectl.errors import ConfigError
 from cascadectl.providers import PROVIDER_NAMES, create_provider
-from cascadectl.providers.anthropic import AnthropicProvider
-from cascadectl.providers.openai import OpenAIProvider
+from cascadectl.providers.http.anthropic import AnthropicProvider
+from cascadectl.providers.http.openai import OpenAIProvider
 from tests.providers import helpers as h
 
 

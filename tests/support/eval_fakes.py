@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Iterable, Mapping
 
 from cascadectl.config.model import CascadeConfig, PriceSpec, QualityConfig, TierConfig
-from cascadectl.providers.base import Delta, ProviderRequest
+from cascadectl.providers.base import ProviderRequest
+from cascadectl.streaming.deltas import Delta
 from cascadectl.providers.fake import FakeProvider
 
 # The drafter knows capitals and hedges on arithmetic; the verifier answers

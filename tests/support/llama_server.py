@@ -15,7 +15,7 @@ from typing import Any
 
 import llama_cpp
 
-from cascadectl.providers.llamacpp_runtime import choose_extra_buffers, llama_with_model_params
+from cascadectl.providers.llamacpp.runtime import choose_extra_buffers, llama_with_model_params
 
 
 def install(setting: str) -> str:
