@@ -1,6 +1,8 @@
 """One base exception for expected failures; each carries the exit code the CLI uses."""
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 
 class CascadeError(Exception):
     """An expected failure, with a message written for the user."""
@@ -56,6 +58,14 @@ class ProviderError(CascadeError):
     def retryable(self) -> bool:
         return not self.started and self.kind in self.retryable_kinds
 
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> ProviderError:
+        """The error as `to_dict()` recorded it (a replay re-raises recorded failures)."""
+        return cls(
+            str(raw.get("message") or ""), kind=str(raw.get("kind") or "api_error"), status=raw.get("status"),
+            retry_after=raw.get("retry_after"), started=bool(raw.get("started")), provider=str(raw.get("provider") or ""),
+        )
+
     def to_dict(self) -> dict[str, object]:
         return {
             "kind": self.kind,
@@ -65,6 +75,11 @@ class ProviderError(CascadeError):
             "started": self.started,
             "provider": self.provider,
         }
+
+
+class NotReplayableError(CascadeError):
+    """A recorded query cannot be replayed under the config at hand: the trace lacks a
+    call the config makes (say, a tier the recorded run never reached), with the reason."""
 
 
 class AllTiersFailedError(CascadeError):

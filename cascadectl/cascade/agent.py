@@ -4,9 +4,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping, Sequence
 
 from cascadectl.cascade.engine import Engine, Query
 from cascadectl.cascade.preflight import check_tiers, normalize_tools_dicts as _normalize
@@ -26,6 +27,9 @@ from cascadectl.providers.base import Provider
 from cascadectl.quality.decision import Decider
 from cascadectl.streaming.events import StreamEvent
 from cascadectl.traces.writer import QueryTrace, TraceWriter
+
+if TYPE_CHECKING:
+    from cascadectl.traces.recording import ReplayDeck
 
 HTTP_PROVIDERS = frozenset({"openai", "anthropic"})
 
@@ -100,7 +104,12 @@ class CascadeAgent:
         tools: Sequence[Any] | None = None,
         defaults: Defaults | None = None,
         trace: str | os.PathLike[str] | TraceWriter | None = None,
+        replay: ReplayDeck | None = None,
     ) -> None:
+        """`replay`: re-run recorded calls instead of calling models. Every tier then
+        streams from the deck's recordings (the `replay` provider) and the engine reads
+        the deck's clock, so the events are what the recorded run's calls give under
+        this config. No model is called and no API key is needed."""
         self.config = _build_config(models, config, quality, routing, tools, defaults)
         self._tools = _normalize(self.config.tools)
         check_tiers(self.config)
@@ -112,7 +121,10 @@ class CascadeAgent:
         self._providers: dict[int, Provider] = {}
         self._client: Any = None
         self._ids = itertools.count(1)
-        self._check_keys()
+        self._replay = replay
+        self._clock: Callable[[], float] = replay.now if replay is not None else time.perf_counter
+        if replay is None:
+            self._check_keys()
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str], **kwargs: Any) -> CascadeAgent:
@@ -155,7 +167,7 @@ class CascadeAgent:
         caller made with `writer.query(...)` so it can append its own lines after;
         `trace_query_data` is merged into the first line's data (e.g. an eval item)."""
         q = self._query(query, messages, system, max_tokens, temperature, complexity_hint, force_direct, tools, tool_choice, draft_mode)
-        engine = Engine(self.config, self._provider, self.prices, self.decider)
+        engine = Engine(self.config, self._provider, self.prices, self.decider, self._clock)
         writer = trace or self._trace
         qtrace = None
         if writer is not None:
@@ -202,6 +214,10 @@ class CascadeAgent:
     def _create(self, tier: TierConfig) -> Provider:
         from cascadectl.providers import create_provider
 
+        if self._replay is not None:
+            from cascadectl.providers.replay import ReplayProvider
+
+            return ReplayProvider(tier, self._replay)
         if tier.provider in HTTP_PROVIDERS and self._client is None:
             from cascadectl.providers.http.pool import pooled_client
 

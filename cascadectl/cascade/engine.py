@@ -13,9 +13,8 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
-from cascadectl.cascade.accounting import TierRun, total_cost
 from cascadectl.cascade.events import EventMaker
-from cascadectl.cascade.result import CascadeResult
+from cascadectl.cascade.tier_run import TierRun, total_cost
 from cascadectl.cascade.routing import Route, route
 from cascadectl.config.model import CascadeConfig
 from cascadectl.errors import ProviderError
@@ -26,7 +25,10 @@ from cascadectl.quality.checks import CheckResult
 from cascadectl.quality.decision import Decider, Decision
 from cascadectl.quality.draft import DecisionContext
 from cascadectl.streaming.events import StreamEvent, ToolStreamEventType
+from cascadectl.traces.records import CascadeResult, DecisionRecord, ErrorRecord, SwitchRecord
 from cascadectl.traces.writer import QueryTrace
+
+Clock = Callable[[], float]  # seconds, monotonic; time.perf_counter live, the recorded times in a replay
 
 EARLY_FIRST_CHECK = 24  # characters of draft text before the first early-abort check
 
@@ -51,11 +53,13 @@ class Engine:
         provider: Callable[[int], Provider],
         prices: Sequence[Price],
         decider: Decider,
+        clock: Clock = time.perf_counter,
     ) -> None:
         self.config = config
         self.provider = provider
         self.prices = prices
         self.decider = decider
+        self.clock = clock
 
     async def stream(self, query: Query, trace: QueryTrace | None = None) -> AsyncIterator[StreamEvent]:
         """All of a query's events. The per-chunk path lives in this one generator on
@@ -68,11 +72,12 @@ class Engine:
                 if record:
                     record(event)
                 yield event
+            clock = self.clock
             for index in range(state.route.start, len(self.config.tiers)):
                 run, live, early = state.begin(index)
                 held: list[StreamEvent] = []
                 make_text, model, phase = state.events.text, run.tier.model, run.phase
-                parts, logprobs, decider = run.parts, run.logprobs, self.decider
+                parts, logprobs, spans, decider = run.parts, run.logprobs, run.spans, self.decider
                 next_check, chars, abort = EARLY_FIRST_CHECK, 0, None
                 provider = self.provider(index)
                 try:
@@ -80,12 +85,16 @@ class Engine:
                         async for delta in deltas:
                             if type(delta) is TextDelta:
                                 if run.first_token is None:
-                                    run.first_token = time.perf_counter()
+                                    run.first_token = clock()
                                 text = delta.text
                                 parts.append(text)
+                                count = 0
                                 if delta.logprobs:
+                                    # Rounded as the trace records them: a replay decides on the same values.
                                     for lp in delta.logprobs:
-                                        logprobs.append(lp.logprob)
+                                        logprobs.append(round(lp.logprob, 5))
+                                    count = len(delta.logprobs)
+                                spans.append((len(text), count))
                                 chars += len(text)
                                 if early and chars >= next_check:
                                     next_check *= 2
@@ -95,7 +104,7 @@ class Engine:
                                     held.append(event)
                                 else:
                                     if state.first_shown is None:
-                                        state.first_shown = time.perf_counter()
+                                        state.first_shown = clock()
                                     run.shown += 1
                                     if record:
                                         record(event)
@@ -133,7 +142,8 @@ class _QueryState:
         self.engine = engine
         self.config = engine.config
         self.query = query
-        self.t0 = time.perf_counter()
+        self.clock = engine.clock
+        self.t0 = self.clock()
         self.events = EventMaker(bool(query.tools))
         self.route: Route = route(
             self.config,
@@ -164,7 +174,8 @@ class _QueryState:
         """Start a tier: its run record, whether its output is shown live, and
         whether it may be aborted early."""
         judged = index < self.last and self.route.strategy == "cascade"
-        run = TierRun(self.config.tiers[index], index, self.phase(index), self.engine.prices[index], self.prompt_chars)
+        prices = self.engine.prices
+        run = TierRun(self.config.tiers[index], index, self.phase(index), prices[index], self.prompt_chars, self.clock)
         run.judged = judged
         self.runs.append(run)
         live = not (judged and self.buffered)
@@ -187,7 +198,7 @@ class _QueryState:
         kind = type(delta)
         if kind is ToolCallDelta:
             if run.first_token is None:
-                run.first_token = time.perf_counter()
+                run.first_token = self.clock()
             return self._tool_events(run, delta)
         if kind is UsageDelta:
             run.add_usage(delta)
@@ -243,31 +254,24 @@ class _QueryState:
         extra = (CheckResult("early_abort", "hard", False, None, abort),) if abort else ()
         decision = self.engine.decider.decide(draft, ctx, extra)
         self.decision = decision
-        data = decision.to_dict()
-        data.update(tier=run.tier.name, complexity=self.route.complexity, draft=_draft_record(run))
-        out = [self.events.make(self.events.decision, data, run.tier.model, run.phase)]
+        record = DecisionRecord(**decision.to_dict(), tier=run.tier.name, complexity=self.route.complexity,
+                                draft=run.draft_record())
+        out = [self.events.make(self.events.decision, record.to_dict(), run.tier.model, run.phase)]
         if not decision.accepted:
             run.finish("aborted" if abort else "rejected")
             out.append(self._switch(run, index, decision.reason, "early_abort" if abort else "rejected"))
             return out
         run.finish("accepted")
         if held and self.first_shown is None:
-            self.first_shown = time.perf_counter()
+            self.first_shown = self.clock()
         self.done = True
         return [*out, *held, self._complete()]
 
     def _switch(self, run: TierRun, index: int, reason: str, kind: str) -> StreamEvent:
         nxt = self.config.tiers[index + 1]
-        data = {
-            "from_model": run.tier.model,
-            "to_model": nxt.model,
-            "from_tier": run.tier.name,
-            "to_tier": nxt.name,
-            "reason": reason,
-            "kind": kind,
-            "retract": run.shown > 0,
-        }
-        return self.events.make(self.events.switch, data, run.tier.model, run.phase)
+        partial = run.draft_record() if kind == "provider_error" and run.started_output else None
+        record = SwitchRecord(run.tier.model, nxt.model, run.tier.name, nxt.name, reason, kind, run.shown > 0, partial)
+        return self.events.make(self.events.switch, record.to_dict(), run.tier.model, run.phase)
 
     def failed(self, run: TierRun, index: int, exc: ProviderError) -> list[StreamEvent]:
         run.error = exc.to_dict()
@@ -277,15 +281,11 @@ class _QueryState:
             return [self._switch(run, index, reason, "provider_error")]
         self.done = True
         errors = [{"tier": r.tier.name, **r.error} for r in self.runs if r.error]
-        data = {
-            "error": f"every tier failed; last: {reason}",
-            "kind": exc.kind,
-            "errors": errors,
-            "tiers": [r.to_dict() for r in self.runs],
-            "total_cost": total_cost(self.runs),
-            "retract": run.shown > 0,
-        }
-        return [self.events.make(self.events.error, data, run.tier.model, run.phase)]
+        record = ErrorRecord(
+            f"every tier failed; last: {reason}", exc.kind, errors, [r.record() for r in self.runs],
+            total_cost(self.runs), run.shown > 0, run.draft_record() if run.started_output else None,
+        )
+        return [self.events.make(self.events.error, record.to_dict(), run.tier.model, run.phase)]
 
     def _complete(self) -> StreamEvent:
         result = self.result()
@@ -296,7 +296,7 @@ class _QueryState:
         final = self.runs[-1]
         usages = [r.usage() for r in self.runs]
         vo_cost, vo_estimated = self._verifier_only()
-        now = time.perf_counter()
+        now = self.clock()
         drafts = final.tools.drafts()
         return CascadeResult(
             content=final.text,
@@ -308,7 +308,7 @@ class _QueryState:
             total_cost=total_cost(self.runs),
             latency_ms=round((now - self.t0) * 1000.0, 3),
             ttft_ms=None if self.first_shown is None else round((self.first_shown - self.t0) * 1000.0, 3),
-            tiers=[r.to_dict() for r in self.runs],
+            tiers=[r.record().to_dict() for r in self.runs],
             tool_calls=[{"id": d.id, "name": d.name, "arguments": d.arguments} for d in drafts if d.complete],
             incomplete_tool_calls=[_incomplete(d) for d in drafts if not d.complete],
             decision=None if self.decision is None else self.decision.to_dict(),
@@ -343,17 +343,6 @@ def _wire_choice(choice: Any) -> Any:
     if choice is None:
         return None
     return {"name": choice.name} if choice.mode == "function" else choice.mode
-
-
-def _draft_record(run: TierRun) -> dict[str, Any]:
-    """Enough of the draft to re-decide it later from the trace, without the model."""
-    return {
-        "text": run.text,
-        "logprobs": [round(lp, 5) for lp in run.logprobs],
-        "tool_calls": [{"id": d.id, "name": d.name, "raw_arguments": d.raw_arguments} for d in run.tools.drafts()],
-        "finish_reason": run.finish_reason,
-        "refusal": run.refusal,
-    }
 
 
 def _incomplete(draft: Any) -> dict[str, Any]:

@@ -62,6 +62,7 @@ class UsageDelta:
     input_tokens: int | None = None
     output_tokens: int | None = None
     cached_input_tokens: int | None = None
+    estimated: bool = False  # the provider's figures are themselves estimates (e.g. a replay of estimated ones)
 
 
 @dataclass(frozen=True, slots=True)

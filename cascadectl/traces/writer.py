@@ -35,8 +35,10 @@ class TraceWriter:
         self._file: IO[str] = open(target, "a", encoding="utf-8") if self._own else target  # type: ignore[arg-type]
         self._lock = threading.Lock()
 
-    def query(self, query_id: str, extra: Mapping[str, Any] | None = None) -> QueryTrace:
-        return QueryTrace(self, query_id, extra or {})
+    def query(self, query_id: str, extra: Mapping[str, Any] | None = None, hold: bool = False) -> QueryTrace:
+        """A query's lines. With `hold`, nothing is written until `commit()` (a replay
+        writes a query only once it knows the query replays)."""
+        return QueryTrace(self, query_id, extra or {}, hold)
 
     def write_lines(self, lines: list[str]) -> None:
         if not lines:
@@ -59,8 +61,9 @@ class TraceWriter:
 class QueryTrace:
     """The lines of one query: `start` first (query and parameters), then every event."""
 
-    def __init__(self, writer: TraceWriter, query_id: str, extra: Mapping[str, Any]) -> None:
+    def __init__(self, writer: TraceWriter, query_id: str, extra: Mapping[str, Any], hold: bool = False) -> None:
         self.writer = writer
+        self.hold = hold
         self.query_id = query_id
         self.extra = dict(extra)
         self.seq = 0
@@ -105,8 +108,18 @@ class QueryTrace:
         self.flush()
 
     def flush(self) -> None:
-        self.writer.write_lines(self.pending)
-        self.pending = []
+        if not self.hold:
+            self.writer.write_lines(self.pending)
+            self.pending = []
+
+    def commit(self) -> None:
+        """Write every held line (and stop holding)."""
+        self.hold = False
+        self.flush()
+
+    def discard(self) -> None:
+        """Drop every held line and start the query over (seq 0)."""
+        self.pending, self.seq = [], 0
 
 
 def _jsonable(value: Any) -> Any:
