@@ -55,19 +55,24 @@ class ModelConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def to_tier(self) -> TierConfig:
-        return TierConfig(
-            name=self.tier_name or self.name,
-            provider=self.provider,
-            model=self.name,
-            base_url=self.base_url,
-            api_key_env=self.api_key_env,
-            price=self._price(),
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
-            timeout=_timeouts(self.timeout),
-            retries=self.retries,
-            options=dict(self.options),
-        )
+        """Through the one tier builder, with the YAML's checks: `timeout=5` caps every
+        part of the call at 5 s, exactly as `timeout: 5` does in a cascade file."""
+        from cascadectl.config.loader import load_tier
+
+        data: dict[str, Any] = {"name": self.tier_name or "tier", "provider": self.provider, "model": self.name,
+                                "retries": self.retries, "options": dict(self.options)}
+        price = self._price()
+        if price is not None:
+            data["price"] = {k: v for k, v in (("input", price.input), ("output", price.output),
+                                                ("cached_input", price.cached_input)) if v is not None}
+        for key in ("base_url", "api_key_env", "max_tokens", "temperature"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
+        if self.timeout is not None:
+            data["timeout"] = self.timeout if not isinstance(self.timeout, Timeouts) else vars(self.timeout)
+        tier = load_tier(data, f"ModelConfig(name={self.name!r})")
+        # A tier named after its model keeps the model's name, whatever characters it has.
+        return tier if self.tier_name else replace(tier, name=self.name)
 
     def _price(self) -> PriceSpec | None:
         explicit = PriceSpec(self.input_price, self.output_price, self.cached_input_price)
@@ -321,14 +326,6 @@ def _query_params(q: Query) -> dict[str, Any]:
         "tool_choice": None if q.tool_choice is None else str(q.tool_choice),
         "draft_mode": q.draft_mode,
     }
-
-
-def _timeouts(value: float | Timeouts | None) -> Timeouts:
-    if value is None:
-        return Timeouts()
-    if isinstance(value, Timeouts):
-        return value
-    return Timeouts(total=float(value))
 
 
 def _trace_writer(trace: str | os.PathLike[str] | TraceWriter | None) -> TraceWriter | None:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
-from cascadectl.config.build import build_cascade
+from cascadectl.config.build import build_cascade, build_tier
 from cascadectl.config.interpolate import interpolate
-from cascadectl.config.issues import ConfigIssue, Finding, format_path
+from cascadectl.config.issues import ERROR, ConfigIssue, Finding, format_path
 from cascadectl.config.messages import Context, describe_errors, kind_of
-from cascadectl.config.model import CascadeConfig
+from cascadectl.config.model import CascadeConfig, TierConfig
 from cascadectl.config.schema import schema_errors
 from cascadectl.config.semantic import semantic_findings
 from cascadectl.config.yamlsource import Document, YamlSyntaxError, parse_yaml
@@ -75,6 +75,25 @@ def check_cascade_text(
     if any(issue.is_error for issue in issues):
         return CascadeCheck(issues, None)
     return CascadeCheck(issues, build_cascade(doc.data, source, default_name))
+
+
+def load_tier(data: Mapping[str, Any], where: str) -> TierConfig:
+    """A tier given as plain data rather than in a cascade file (a ModelConfig, an
+    evalset's inline judge): the same schema and checks as a tier in YAML, and the
+    same builder, so that every setting means the same wherever a tier comes from.
+    ConfigError naming `where` and each problem's field otherwise."""
+    doc = {"tiers": [dict(data)]}
+    ctx = Context({})
+    findings = describe_errors(schema_errors(doc), ctx) + semantic_findings(doc, ctx)
+    problems = sorted({_tier_problem(f) for f in findings if f.severity == ERROR})
+    if problems:
+        raise ConfigError(f"{where}: " + "; ".join(problems))
+    return build_tier(doc["tiers"][0])
+
+
+def _tier_problem(finding: Finding) -> str:
+    path = format_path(finding.path[2:])
+    return f"{path}: {finding.message}" if path else finding.message
 
 
 def _require(check: CascadeCheck) -> CascadeConfig:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
-from cascadectl.config.model import CascadeConfig, PriceSpec, TierConfig
+from cascadectl.config.model import CascadeConfig, TierConfig
 from cascadectl.errors import CascadeError, ConfigError
 from cascadectl.evals.evalset import EvalItem
 
@@ -63,30 +63,10 @@ def judge_tier(config: CascadeConfig, spec: str | Mapping[str, Any] | None) -> T
 
 
 def _inline_tier(spec: Mapping[str, Any]) -> TierConfig:
-    from cascadectl.providers import PROVIDER_NAMES
+    """An inline judge is a tier like any other: the YAML's checks, the one builder."""
+    from cascadectl.config.loader import load_tier
 
-    provider = str(spec["provider"])
-    if provider not in PROVIDER_NAMES:
-        raise ConfigError(f"judge: unknown provider {provider!r} (known providers: {', '.join(PROVIDER_NAMES)})")
-    return TierConfig(
-        name=str(spec.get("name") or "judge"),
-        provider=provider,
-        model=str(spec["model"]),
-        base_url=spec.get("base_url"),
-        api_key_env=spec.get("api_key_env"),
-        price=_price(spec.get("price")),
-        options=dict(spec.get("options") or {}),
-    )
-
-
-def _price(raw: Any) -> PriceSpec | None:
-    """USD per 1M tokens, as a tier's `price` in the cascade YAML."""
-    if raw is None:
-        return None
-    known = ("input", "output", "cached_input")
-    if not isinstance(raw, Mapping) or set(raw) - set(known) or not all(isinstance(raw.get(k, 0), (int, float)) for k in known):
-        raise ConfigError(f"judge.price: expected {{input: USD per 1M tokens, output: ..., cached_input: ...}}, got {raw!r}")
-    return PriceSpec(*(None if raw.get(k) is None else float(raw[k]) for k in known))
+    return load_tier({"name": "judge", **spec}, "judge")
 
 
 def judge_key(spec: str | Mapping[str, Any] | None) -> str:

@@ -1,36 +1,44 @@
-"""`cascadectl eval --replay TRACES --cascade NEW.yaml`: re-decide recorded drafts
-under new thresholds or validators, without calling any model.
+"""`cascadectl eval --replay TRACES --cascade NEW.yaml`: re-decide recorded queries under
+a new config through the engine itself, without calling any model.
 
-The replay writes a fresh run directory: its `traces.jsonl` holds, for each
-query, a `cascade` run re-decided under the new config (query, routing,
-draft_decision, switch, complete or error, score; no chunk lines) followed by
-the recorded `drafter`/`verifier` baseline lines copied unchanged (they are
-measurements, still valid). Each replayed query line says `replay: {status,
-source_run_id}`. A query the trace cannot answer for (e.g. a draft that the
-new config rejects but no verifier answer was recorded: run the eval with
-`--baselines verifier`) gets only its query line, so the report counts it as
-not run. Same traces and config in, byte-identical answers and scores out.
+Each recorded cascade query runs through a `CascadeAgent` in replay mode: its tiers
+are `replay` providers that stream the recorded calls again (traces/recording.py;
+which call each tier replays: replay_sources.py), and the engine reads the deck's
+clock, so routing, drafting, deciding, switching, costs and the trace lines are the
+engine's own, exactly as a live run under the new config would make them from the
+same model outputs. Only wall times differ: a replayed latency is the recorded one.
+
+The replay writes a fresh run directory: its `traces.jsonl` holds, per query, the
+replayed `cascade` run (its query line says `replay: {status, source_run_id}`),
+then the recorded `drafter`/`verifier` baseline lines copied unchanged (they are
+measurements, still valid). A query the trace cannot answer for (say, a draft the new
+config rejects with no verifier answer recorded: run the eval with `--baselines
+verifier`) gets only its query line, with the reason, and the report counts it as
+not run. Same traces and config in, the same answers and scores out.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from cascadectl.config.model import CascadeConfig
-from cascadectl.errors import UsageError
-from cascadectl.evals.replay_decide import Redecider, Replayed, Sources, Unreplayable
-from cascadectl.evals.replay_load import Attempt, Recorded, load_recorded, trace_paths
-from cascadectl.evals.replay_result import phase_of
+from cascadectl.errors import NotReplayableError, UsageError
 from cascadectl.evals.plan import DEFAULT_FORMATS, TRACES_NAME, cascade_config
+from cascadectl.evals.replay_sources import recordings
 from cascadectl.evals.scorers import score_answer
-from cascadectl.streaming.events import StreamEvent, StreamEventType
+from cascadectl.traces.attempts import Attempt, Attempts, read_attempts, trace_paths
+from cascadectl.traces.recording import ReplayDeck
 from cascadectl.traces.writer import QueryTrace, TraceWriter, new_run_id
 
-S = StreamEventType
 BASELINE_RUNS = ("drafter", "verifier")
+# Query-line fields the agent writes from the query itself; the rest is carried over.
+_PARAMS = frozenset({"query", "messages", "max_tokens", "temperature", "complexity_hint", "force_direct",
+                     "tools", "tool_choice", "draft_mode"})
 
 
 @dataclass(frozen=True)
@@ -39,10 +47,17 @@ class ReplaySummary:
     traces: Path
     run_id: str
     replayed: int
-    changed: int  # queries whose draft decision came out differently
+    changed: int  # queries whose draft decisions came out differently
     not_replayable: tuple[tuple[str, str], ...]  # (query id, why)
     report: dict[str, Any] | None = None
     report_paths: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    replayed: bool
+    changed: bool = False
+    reason: str = ""
 
 
 def replay_eval(
@@ -52,110 +67,117 @@ def replay_eval(
     *,
     formats: Sequence[str] = DEFAULT_FORMATS,
 ) -> ReplaySummary:
-    from cascadectl.pricing import resolve_price
-
     config = cascade_config(cascade)
-    recorded = load_recorded(trace_paths([Path(t) for t in traces]))
-    _check_same_models(config, recorded)
+    attempts = read_attempts(trace_paths([Path(t) for t in traces]))
+    _check_same_models(config, attempts)
     out = Path(out_dir)
     target = out / TRACES_NAME
     if target.exists() and target.stat().st_size > 0:
         raise UsageError(f"{target} already exists: choose another --out for the replay")
-    redecider = Redecider(config, [resolve_price(t.model, t.price) for t in config.tiers])
     with TraceWriter(target, run_id=new_run_id()) as writer:
-        counts = _replay_all(redecider, recorded, writer)
+        outcomes = asyncio.run(_replay_all(config, attempts, writer))
     report, paths = _report(target, out, formats)
-    return ReplaySummary(out, target, writer.run_id, counts[0], counts[1], counts[2], report, paths)
+    missing = tuple((qid, o.reason) for qid, o in outcomes.items() if not o.replayed)
+    replayed = [o for o in outcomes.values() if o.replayed]
+    return ReplaySummary(out, target, writer.run_id, len(replayed), sum(o.changed for o in replayed), missing, report, paths)
 
 
-def _replay_all(redecider: Redecider, recorded: Recorded, writer: TraceWriter) -> tuple[int, int, tuple[tuple[str, str], ...]]:
-    replayed = changed = 0
-    missing: list[tuple[str, str]] = []
-    for query_id in recorded.order:
-        attempt = recorded.get("cascade", query_id)
-        if attempt is not None:
-            outcome = _replay_one(redecider, recorded, attempt, writer)
-            if isinstance(outcome, str):
-                missing.append((query_id, outcome))
-            else:
-                replayed += 1
-                changed += _decision_changed(attempt, outcome)
-        for run in BASELINE_RUNS:
-            _copy(recorded.get(run, query_id), writer)
-    return replayed, changed, tuple(missing)
+async def _replay_all(config: CascadeConfig, attempts: Attempts, writer: TraceWriter) -> dict[str, _Outcome]:
+    from cascadectl.cascade.agent import CascadeAgent
 
-
-def _replay_one(redecider: Redecider, recorded: Recorded, attempt: Attempt, writer: TraceWriter) -> Replayed | str:
-    qid = attempt.query_id
-    sources = Sources(attempt, recorded.get("drafter", qid), recorded.get("verifier", qid))
-    qtrace = writer.query(qid, {"run": "cascade"})
-    origin = {"source_run_id": attempt.run_id}
+    deck = ReplayDeck()
+    agent = CascadeAgent(config=config, replay=deck)
+    outcomes: dict[str, _Outcome] = {}
     try:
-        if not attempt.query.get("item"):
-            raise Unreplayable("not an eval trace line (the query line has no evalset item)")
-        replayed = redecider.replay(sources)
-    except Unreplayable as exc:
-        qtrace.start({**attempt.query, "replay": {**origin, "status": "not_replayable", "reason": str(exc)}})
-        return str(exc)
-    qtrace.start({**attempt.query, "replay": {**origin, "status": "replayed"}})
-    _write_events(redecider.config, replayed, qtrace)
-    qtrace.record("score", _score(attempt.query["item"], replayed, sources))
-    return replayed
+        for query_id in attempts.order:
+            attempt = attempts.finished("cascade", query_id)
+            if attempt is not None:
+                outcomes[query_id] = await _replay_one(agent, deck, attempts, attempt, writer)
+            for run in BASELINE_RUNS:
+                _copy(attempts.finished(run, query_id), writer)
+    finally:
+        await agent.aclose()
+    return outcomes
 
 
-def _write_events(config: CascadeConfig, replayed: Replayed, qtrace: QueryTrace) -> None:
-    route, last = replayed.route, len(config.tiers) - 1
-    qtrace.event(StreamEvent(S.ROUTING, "", route.to_data(config)))
-    for step in replayed.steps:
-        tier, phase = config.tiers[step.index], phase_of(route, step.index, last)
-        if step.decision is not None:
-            data = {**step.decision.to_dict(), "tier": tier.name, "complexity": route.complexity, "draft": step.draft}
-            qtrace.event(StreamEvent(S.DRAFT_DECISION, "", data, tier.model, phase))
-        if step.status in ("rejected", "aborted", "failed") and step.index < last:
-            qtrace.event(StreamEvent(S.SWITCH, "", _switch(config, step), tier.model, phase))
-    final = config.tiers[replayed.steps[-1].index]
-    final_phase = phase_of(route, replayed.steps[-1].index, last)
-    if replayed.result is not None:
-        qtrace.event(StreamEvent(S.COMPLETE, "", {"result": replayed.result}, final.model, final_phase))
-    else:
-        qtrace.event(StreamEvent(S.ERROR, "", dict(replayed.error or {}), final.model, final_phase))
+async def _replay_one(agent: Any, deck: ReplayDeck, attempts: Attempts, attempt: Attempt, writer: TraceWriter) -> _Outcome:
+    qid, recorded = attempt.query_id, attempt.query
+    qtrace = writer.query(qid, {"run": "cascade"}, hold=True)
+    origin = {"source_run_id": attempt.run_id}
+    item = recorded.get("item")
+    try:
+        if not isinstance(item, Mapping):
+            raise NotReplayableError("not an eval trace line (the query line has no evalset item)")
+        drafter, verifier = attempts.finished("drafter", qid), attempts.finished("verifier", qid)
+        deck.load(recordings(agent.config, attempt, drafter, verifier))
+        carried = {k: v for k, v in recorded.items() if k not in _PARAMS}
+        data = {**carried, "replay": {**origin, "status": "replayed"}}
+        result, decisions = await _run(agent, deck, recorded, item, qtrace, data)
+    except NotReplayableError as exc:
+        qtrace.discard()
+        qtrace.start({**recorded, "replay": {**origin, "status": "not_replayable", "reason": str(exc)}})
+        qtrace.commit()
+        return _Outcome(False, reason=str(exc))
+    qtrace.commit()
+    qtrace.record("score", _score(item, result, (attempt, verifier, drafter)))
+    before = [d.accepted for d in attempt.decisions()]
+    return _Outcome(True, before != decisions)
 
 
-def _switch(config: CascadeConfig, step: Any) -> dict[str, Any]:
-    here, nxt = config.tiers[step.index], config.tiers[step.index + 1]
-    kinds = {"rejected": "rejected", "aborted": "early_abort", "failed": "provider_error"}
-    reason = step.decision.reason if step.decision is not None else f"provider error: {(step.use.error or {}).get('message', '')}"
-    return {
-        "from_model": here.model, "to_model": nxt.model, "from_tier": here.name, "to_tier": nxt.name,
-        "reason": reason, "kind": kinds[step.status], "retract": False,
-    }
+async def _run(
+    agent: Any, deck: ReplayDeck, recorded: Mapping[str, Any], item: Mapping[str, Any],
+    qtrace: QueryTrace, data: Mapping[str, Any],
+) -> tuple[dict[str, Any] | None, list[bool]]:
+    """The recorded query through the agent, as the live run sent it."""
+    events = agent.stream_events(
+        None, messages=list(recorded.get("messages") or ()), max_tokens=recorded.get("max_tokens"),
+        temperature=recorded.get("temperature"), complexity_hint=recorded.get("complexity_hint"),
+        force_direct=bool(recorded.get("force_direct")), tools=list(item.get("tools") or ()) or None,
+        tool_choice=item.get("tool_choice"), draft_mode=recorded.get("draft_mode"),
+        trace=qtrace, trace_query_data=data,
+    )
+    result: dict[str, Any] | None = None
+    decisions: list[bool] = []
+    async with aclosing(events) as stream:
+        async for event in stream:
+            kind = event.type.value
+            if kind == "draft_decision":
+                _check_drafted(deck, str(event.data["tier"]))
+                decisions.append(bool(event.data["accepted"]))
+            elif kind == "complete":
+                result = event.data["result"]
+    return result, decisions
 
 
-def _score(item: Mapping[str, Any], replayed: Replayed, sources: Sources) -> dict[str, Any]:
+def _check_drafted(deck: ReplayDeck, tier: str) -> None:
+    recording = deck.recording(tier)
+    if recording is None or not recording.draft:
+        raise NotReplayableError(
+            f"tier {tier!r} drafts under this cascade, but the recorded run has only its answer, without the "
+            "logprobs and streamed pieces a decision reads: run a fresh eval"
+        )
+
+
+def _score(item: Mapping[str, Any], result: Mapping[str, Any] | None, sources: Sequence[Attempt | None]) -> dict[str, Any]:
     verdict = None
-    if replayed.result is not None and item.get("scorer") == "judge":
-        verdict = _recorded_verdict(sources, str(replayed.result.get("content") or ""))
-    data = score_answer(item, replayed.result, judge=verdict).to_dict()
-    if verdict is None and item.get("scorer") == "judge" and replayed.result is not None:
+    judged = result is not None and item.get("scorer") == "judge"
+    if judged:
+        verdict = _recorded_verdict(sources, str(result.get("content") or ""))  # type: ignore[union-attr]
+    data = score_answer(item, result, judge=verdict).to_dict()
+    if judged and verdict is None:
         data["detail"] = "error: no recorded judge verdict for this answer (a replay calls no model)"
     return data
 
 
-def _recorded_verdict(sources: Sources, content: str) -> float | None:
+def _recorded_verdict(sources: Sequence[Attempt | None], content: str) -> float | None:
     """A judge verdict recorded for the very same answer text, reused as is."""
-    for attempt in (sources.cascade, sources.verifier, sources.drafter):
+    for attempt in sources:
         if attempt is None or attempt.result is None or attempt.result.get("content") != content:
             continue
-        judge = (attempt.first("score") or {}).get("judge") or {}
+        judge = (attempt.score or {}).get("judge") or {}
         if judge.get("verdict") is not None:
             return float(judge["verdict"])
     return None
-
-
-def _decision_changed(attempt: Attempt, replayed: Replayed) -> bool:
-    before = [bool(d.get("accepted")) for d in attempt.all("draft_decision")]
-    after = [step.decision.accepted for step in replayed.steps if step.decision is not None]
-    return before != after
 
 
 def _copy(attempt: Attempt | None, writer: TraceWriter) -> None:
@@ -163,18 +185,16 @@ def _copy(attempt: Attempt | None, writer: TraceWriter) -> None:
         writer.write_lines([json.dumps(line, ensure_ascii=False) + "\n" for line in attempt.lines])
 
 
-def _check_same_models(config: CascadeConfig, recorded: Recorded) -> None:
-    """Recorded drafts are only valid evidence for the models that wrote them."""
+def _check_same_models(config: CascadeConfig, attempts: Attempts) -> None:
+    """Recorded calls are only valid evidence for the models that made them."""
     models = {t.name: t.model for t in config.tiers}
-    for attempt in recorded.attempts.values():
-        source = attempt.result or attempt.error or {}
-        for entry in source.get("tiers") or ():
-            name, model = entry.get("tier"), entry.get("model")
-            if name in models and model != models[name]:
+    for attempt in attempts.chosen.values():
+        for record in attempt.tier_records():
+            if record.tier in models and record.model != models[record.tier]:
                 raise UsageError(
-                    f"--replay: tier {name!r} was {model!r} in the recorded run but is {models[name]!r} in "
-                    f"{config.source or config.name}; a replay re-decides recorded drafts, so the models must "
-                    "stay the same (run a fresh eval for a new model)"
+                    f"--replay: tier {record.tier!r} was {record.model!r} in the recorded run but is "
+                    f"{models[record.tier]!r} in {config.source or config.name}; a replay re-decides recorded "
+                    "drafts, so the models must stay the same (run a fresh eval for a new model)"
                 )
 
 

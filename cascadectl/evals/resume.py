@@ -1,14 +1,17 @@
 """What an earlier, interrupted run of the same out dir already finished.
 
-A (run, query_id) pair is finished when it has a `score` line; anything else
-(a query cut off mid-stream, with no complete/error/score line) runs again.
+Finished is what traces/attempts.py says (the one definition: a result line and,
+for an eval query, its score line); anything else, such as a query cut off
+mid-stream, runs again.
 """
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
+from cascadectl.traces.attempts import read_attempts
 from cascadectl.traces.reader import read_trace
 
 
@@ -22,13 +25,10 @@ def scan_prior_run(traces: Path) -> PriorRun:
     if not traces.exists():
         return PriorRun(None, frozenset(), 0)
     torn = drop_torn_tail(traces)
-    run_id: str | None = None
-    scored: set[tuple[str, str]] = set()
-    for line in read_trace(traces):
-        run_id = run_id or line.get("run_id")
-        if line.get("type") == "score":
-            scored.add((str(line.get("run", "cascade")), str(line.get("query_id"))))
-    return PriorRun(run_id, frozenset(scored), torn)
+    with closing(read_trace(traces, frozenset({"query"}))) as lines:
+        first = next(lines, None)
+    run_id = str(first["run_id"]) if first is not None and first.get("run_id") else None
+    return PriorRun(run_id, read_attempts([traces]).finished_keys(), torn)
 
 
 def drop_torn_tail(path: Path) -> int:

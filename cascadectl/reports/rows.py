@@ -46,9 +46,10 @@ def query_row(record: QueryRecord, rescore: bool = False) -> dict[str, Any]:
 
 
 def _status(record: QueryRecord) -> str:
-    if record.result is not None:
-        return "ok"
-    return "error" if record.error is not None else "not_run"
+    # Not finished (traces/attempts.py) counts as not run, as `eval --resume` sees it.
+    if not record.finished:
+        return "not_run"
+    return "ok" if record.result is not None else "error"
 
 
 def row_score(record: QueryRecord, rescore: bool) -> Score | None:

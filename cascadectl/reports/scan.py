@@ -1,15 +1,7 @@
-"""One pass over eval traces, keeping only the few lines per query a report needs.
-
-A trace is mostly chunk lines. Those are recognised by the line's `"type": "..."`
-(the writer puts `type` before `data`, so the first occurrence is the line's own
-type) and skipped without parsing JSON; only query, routing, draft_decision,
-switch, complete, error and score lines are parsed, and each is boiled down to a
-few fields at once, so memory grows with the number of queries, not of lines.
-
-Attempts: a (run, query_id) pair may appear more than once (a resumed run re-runs
-an interrupted query; merged runs may repeat one). A new `query` line starts a new
-attempt; the report uses the last attempt that finished (has complete or error),
-else the last one, which then counts as not run.
+"""The report's pass over traces: each query's attempt that counts (traces/attempts.py,
+the one reader, with its one definition of a finished query), boiled down at once to
+the few fields a report reads, so memory grows with the number of queries, not of
+lines. Chunk lines are never parsed.
 """
 from __future__ import annotations
 
@@ -18,9 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from cascadectl.traces.reader import TraceFile
+from cascadectl.traces.attempts import QUERY_LINES, Attempt, read_attempts
 
-WANTED = frozenset({"query", "routing", "draft_decision", "switch", "complete", "error", "score"})
 RUN_ORDER = ("cascade", "drafter", "verifier")
 _RESULT_KEYS = (
     "content", "tool_calls", "total_cost", "verifier_only_cost", "verifier_only_cost_estimated",
@@ -45,10 +36,7 @@ class QueryRecord:
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     score: dict[str, Any] | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.result is not None or self.error is not None
+    finished: bool = False  # as traces/attempts.py defines it
 
 
 @dataclass(frozen=True)
@@ -61,69 +49,49 @@ class Scan:
 
 
 def scan_traces(paths: Sequence[str | Path]) -> Scan:
-    scanner = _Scanner()
-    for path in paths:
-        trace = TraceFile(path)
-        for record in trace.records(WANTED):
-            scanner.feed(record)
-        scanner.lines += trace.lines
-    return scanner.result()
-
-
-class _Scanner:
-    def __init__(self) -> None:
-        self.current: dict[tuple[str, str], QueryRecord] = {}
-        self.done: dict[tuple[str, str], QueryRecord] = {}
-        self.run_ids: set[str] = set()
-        self.evalsets: set[str] = set()
-        self.cascades: set[str] = set()
-        self.lines = 0
-
-    def feed(self, record: dict[str, Any]) -> None:
-        key = (str(record.get("run") or "cascade"), str(record["query_id"]))
-        data = record.get("data") if isinstance(record.get("data"), dict) else {}
-        kind = record["type"]
-        if kind == "query":
-            self._start(key, record, data)
-        else:
-            _HANDLERS[kind](self._attempt(key, record), data)
-
-    def _start(self, key: tuple[str, str], record: dict[str, Any], data: dict[str, Any]) -> None:
-        self._retire(key)
-        attempt = self._attempt(key, record)
-        item = data.get("item")
-        attempt.item = dict(item) if isinstance(item, dict) else None
-        attempt.query = str(data.get("query") or "")
-        for names, field_name in ((self.evalsets, "evalset"), (self.cascades, "cascade")):
-            value = data.get(field_name) or record.get(field_name)
+    attempts = read_attempts(paths, QUERY_LINES, keep=_slim)
+    records = [_record(attempt) for attempt in attempts.chosen.values()]
+    records.sort(key=lambda r: (_run_rank(r.run), natural_key(r.query_id)))
+    evalsets: set[str] = set()
+    cascades: set[str] = set()
+    for attempt in attempts.chosen.values():
+        for names, name in ((evalsets, "evalset"), (cascades, "cascade")):
+            value = attempt.query.get(name)
             if isinstance(value, str) and value:
                 names.add(value)
+    return Scan(records, attempts.run_ids, sorted(evalsets), sorted(cascades), attempts.lines)
 
-    def _retire(self, key: tuple[str, str]) -> None:
-        previous = self.current.pop(key, None)
-        if previous is not None and previous.finished:
-            self.done[key] = previous
 
-    def _attempt(self, key: tuple[str, str], record: dict[str, Any]) -> QueryRecord:
-        attempt = self.current.get(key)
-        if attempt is None:
-            run_id = str(record.get("run_id") or "")
-            attempt = self.current[key] = QueryRecord(key[0], key[1], run_id)
-            if run_id:
-                self.run_ids.add(run_id)
-        return attempt
+def _slim(line: dict[str, Any]) -> dict[str, Any]:
+    """Only what a report reads of a line: no messages, drafts or answer text."""
+    data = line.get("data") if isinstance(line.get("data"), dict) else {}
+    kind = line.get("type")
+    if kind == "query":
+        keep = {k: data.get(k) for k in ("query", "item", "evalset", "cascade") if k in data}
+    elif kind == "draft_decision":
+        keep = {k: data.get(k) for k in ("accepted", "score", "confidence", "tier")}
+    elif kind == "complete":
+        raw = data.get("result") if isinstance(data.get("result"), dict) else {}
+        keep = {"result": {**{k: raw.get(k) for k in _RESULT_KEYS}, "tiers": _tiers(raw.get("tiers"))}}
+    elif kind == "error":
+        keep = {k: data.get(k) for k in ("error", "kind", "total_cost")} | {"tiers": _tiers(data.get("tiers"))}
+    else:
+        keep = data
+    return {"type": kind, "query_id": line.get("query_id"), "run_id": line.get("run_id"), "data": keep}
 
-    def result(self) -> Scan:
-        keys = set(self.current) | set(self.done)
-        chosen = [self._chosen(key) for key in keys]
-        chosen.sort(key=lambda r: (_run_rank(r.run), natural_key(r.query_id)))
-        return Scan(chosen, sorted(self.run_ids), sorted(self.evalsets), sorted(self.cascades), self.lines)
 
-    def _chosen(self, key: tuple[str, str]) -> QueryRecord:
-        current = self.current.get(key)
-        if current is not None and (current.finished or key not in self.done):
-            return current
-        return self.done[key]
+def _record(attempt: Attempt) -> QueryRecord:
+    record = QueryRecord(attempt.run, attempt.query_id, attempt.run_id)
+    query = attempt.query
+    item = query.get("item")
+    record.item = dict(item) if isinstance(item, dict) else None
+    record.query = str(query.get("query") or "")
+    record.finished = attempt.finished
+    for line in attempt.lines:
+        handler = _HANDLERS.get(str(line.get("type")))
+        if handler is not None:
+            handler(record, line["data"] if isinstance(line.get("data"), dict) else {})
+    return record
 
 
 def _on_routing(attempt: QueryRecord, data: dict[str, Any]) -> None:

@@ -7,34 +7,44 @@ thing rebuilt on a read). Nothing is ever re-parsed from the start.
 
 `.value` returns the live object: later feeds keep updating it. Use
 `snapshot()` for a copy that stays put.
+
+For a caller that cuts the raw text itself (e.g. one member's value out of a
+wrapper object), `path` tells where the parser is and `on_bracket` reports the
+offset of every bracket, so it never has to track strings and escapes again.
 """
 from __future__ import annotations
 
 import re
-from typing import Any, NoReturn, Union
+from typing import Any, Callable, NoReturn, Union
 
 from cascadectl.tools import _jsonlex as lex
 from cascadectl.tools._jsonlex import IncompleteJSONError, JSONStreamError
 from cascadectl.tools._jsonscalars import Handler, ScalarStates
 
-__all__ = ["IncrementalJSONParser", "JSONStreamError", "IncompleteJSONError", "parse_complete"]
+__all__ = ["BracketHook", "IncrementalJSONParser", "JSONStreamError", "IncompleteJSONError", "parse_complete"]
 
 Container = Union[dict, list]
+# Called for each `{`, `[`, `}`, `]` outside strings with the depth after it and
+# its absolute offset: an opening at depth d and the next closing back to d - 1
+# bound one container's text.
+BracketHook = Callable[[int, int], None]
 _WS = lex.WS
 
 
 class IncrementalJSONParser(ScalarStates):
     __slots__ = (
-        "_base", "_stack", "_key", "_root", "_state", "_parts", "_high", "_esc",
-        "_is_key", "_num", "_num_state", "_num_ok", "_num_len", "_lit", "_lit_at",
+        "_base", "_stack", "_keys", "_key", "_root", "_state", "_parts", "_high", "_esc",
+        "_on_bracket", "_is_key", "_num", "_num_state", "_num_ok", "_num_len", "_lit", "_lit_at",
         "_leaf_shown", "_dirty", "_error", "_h_value", "_h_obj_open", "_h_key",
         "_h_colon", "_h_after", "_h_arr_open", "_h_string", "_h_number",
         "_h_literal", "_h_trailing",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, on_bracket: BracketHook | None = None) -> None:
         self._base = 0  # characters fed before the current fragment
         self._stack: list[Container] = []
+        self._keys: list[str | int] = []  # where each open container but the root sits in its parent
+        self._on_bracket = on_bracket
         self._key: str | None = None  # pending key of the innermost object
         self._root: Any = None
         self._parts: list[str] = []
@@ -105,6 +115,23 @@ class IncrementalJSONParser(ScalarStates):
     def depth(self) -> int:
         return len(self._stack)
 
+    @property
+    def path(self) -> tuple[str | int, ...]:
+        """Keys and indices from the root to the value being read: the open
+        containers, then the member (from its ':') or element being read."""
+        if not self._stack or not self._in_value():
+            return tuple(self._keys)
+        top = self._stack[-1]
+        # In a list, an open leaf that a read has shown is already the last item.
+        slot = self._key if type(top) is dict else len(top) - self._leaf_shown
+        return (*self._keys, slot)  # type: ignore[arg-type]  # _key is set once a ':' is read
+
+    def _in_value(self) -> bool:
+        state = self._state
+        if state is self._h_string:
+            return not self._is_key
+        return state is self._h_value or state is self._h_number or state is self._h_literal
+
     def finish(self) -> Any:
         if self._error is not None:
             raise self._error
@@ -153,14 +180,25 @@ class IncrementalJSONParser(ScalarStates):
         self._state = self._h_after if self._stack else self._h_trailing
 
     def _open(self, container: Container, handler: Handler, pos: int) -> int:
+        stack = self._stack
+        if stack:  # where it will sit: no leaf is open, so a list's next index is its length
+            top = stack[-1]
+            self._keys.append(self._key if type(top) is dict else len(top))  # type: ignore[arg-type]
         self._attach(container)  # attached now, so that reads show it while open
-        self._stack.append(container)
+        stack.append(container)
         self._state = handler
+        if self._on_bracket is not None:
+            self._on_bracket(len(stack), self._base + pos)
         return pos + 1
 
     def _close(self, pos: int) -> int:
-        self._stack.pop()
-        self._state = self._h_after if self._stack else self._h_trailing
+        stack = self._stack
+        stack.pop()
+        if stack:
+            self._keys.pop()
+        self._state = self._h_after if stack else self._h_trailing
+        if self._on_bracket is not None:
+            self._on_bracket(len(stack), self._base + pos)
         return pos + 1
 
     def _show_leaf(self) -> None:

@@ -160,8 +160,10 @@ def test_report_rebuilt_from_the_traces_matches_the_run(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("judge", "message"),
     [
-        ({"provider": "magic", "model": "m"}, "unknown provider 'magic'"),
-        ({"provider": "fake", "model": "m", "price": {"input": "cheap"}}, "judge.price: expected"),
+        # The checks of a tier in a cascade file: the one tier builder.
+        ({"provider": "magic", "model": "m"}, r"judge: provider: expected one of: openai, anthropic, llamacpp, fake; got 'magic'"),
+        ({"provider": "fake", "model": "m", "price": {"input": "cheap"}}, r"judge: price.input: expected a number, got 'cheap'"),
+        ({"provider": "llamacpp", "model": "m.gguf", "options": {"n_thread": 2}}, r"judge: options: unknown key 'n_thread'"),
     ],
 )
 def test_an_inline_judge_is_checked_before_the_run(tmp_path: Path, judge: dict, message: str) -> None:

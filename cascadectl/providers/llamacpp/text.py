@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from cascadectl.streaming.deltas import TextDelta, TokenLogprob, ToolCallDelta
+from cascadectl.tools.jsonstream import IncrementalJSONParser, JSONStreamError
 
 DEFAULT_TURN_TEMPLATE = "Question: {user}\nAnswer: {assistant}\n\n"
 
@@ -183,67 +184,68 @@ class TextEmitter:
         return TextDelta(text, logprobs or None)
 
 
+_ARGUMENTS = ("arguments",)  # the parser's path while it reads the wrapper's arguments
+
+
 class ToolCallSplitter:
     """Streams a constrained `{"name": ..., "arguments": {...}}` generation as ToolCallDelta
-    fragments: one carrying id and name once the name is complete, then the raw JSON
+    fragments: one carrying id and name once the arguments' ':' is read, then the raw JSON
     text of the arguments object as it grows (the closing brace of the wrapper is not
-    part of the arguments)."""
+    part of the arguments). jsonstream does the lexing; this only cuts each piece at
+    the offsets where the arguments open and close."""
 
     def __init__(self, call_id: str = "call_0") -> None:
         self.call_id = call_id
-        self.buffer = ""
         self.name: str | None = None
-        self.depth = 0
-        self.in_string = False
-        self.escaped = False
-        self.done = False
+        self._parser = IncrementalJSONParser(on_bracket=self._bracket)
+        self._start: int | None = None  # absolute offsets of the arguments' text
+        self._end: int | None = None
+
+    @property
+    def done(self) -> bool:
+        return self._end is not None
 
     def feed(self, piece: str) -> list[ToolCallDelta]:
-        if self.name is None:
-            return self._feed_head(piece)
-        return self._feed_arguments(piece)
+        if self.done:
+            return []  # the wrapper's closing brace, or whatever follows it
+        base = self._parser.offset
+        self._parse(piece)
+        deltas = self._head()
+        text = self._arguments_in(piece, base)
+        if text:
+            deltas.append(ToolCallDelta(index=0, arguments=text))
+        return deltas
 
-    def _feed_head(self, piece: str) -> list[ToolCallDelta]:
-        self.buffer += piece
-        marker = self.buffer.find('"arguments"')
-        colon = self.buffer.find(":", marker) if marker >= 0 else -1
-        if colon < 0:
+    def _parse(self, piece: str) -> None:
+        try:
+            self._parser.feed(piece)
+        except JSONStreamError as exc:
+            if self._start is None:
+                raise  # a broken head: there is no call to report
+            if self._end is None:
+                # Broken arguments end at the faulty character, passed on so that
+                # the consumer's own parser reports the same fault.
+                self._end = exc.offset + 1
+            # else: the fault is after the arguments, which are all we read
+
+    def _bracket(self, depth: int, offset: int) -> None:
+        if self._start is None:
+            if self._parser.path == _ARGUMENTS:
+                self._start = offset
+        elif self._end is None and depth == 1:
+            self._end = offset + 1
+
+    def _head(self) -> list[ToolCallDelta]:
+        if self.name is not None or (self._start is None and self._parser.path != _ARGUMENTS):
             return []
-        head = json.loads(self.buffer[: self.buffer.rfind(",", 0, marker)] + "}")
-        self.name = str(head["name"])
-        rest, self.buffer = self.buffer[colon + 1 :], ""
-        start = ToolCallDelta(index=0, id=self.call_id, name=self.name)
-        return [start] + self._feed_arguments(rest)
+        self.name = str(self._parser.value["name"])
+        return [ToolCallDelta(index=0, id=self.call_id, name=self.name)]
 
-    def _feed_arguments(self, piece: str) -> list[ToolCallDelta]:
-        kept = "".join(self._take(ch) for ch in piece)
-        return [ToolCallDelta(index=0, arguments=kept)] if kept else []
-
-    def _take(self, ch: str) -> str:
-        if self.done or (self.depth == 0 and ch != "{"):
-            return ""  # whitespace around the arguments object, or the wrapper's "}"
-        if self.in_string:
-            self._take_in_string(ch)
-        else:
-            self._take_structure(ch)
-        return ch
-
-    def _take_in_string(self, ch: str) -> None:
-        if self.escaped:
-            self.escaped = False
-        elif ch == "\\":
-            self.escaped = True
-        elif ch == '"':
-            self.in_string = False
-
-    def _take_structure(self, ch: str) -> None:
-        if ch == '"':
-            self.in_string = True
-        elif ch in "{[":
-            self.depth += 1
-        elif ch in "}]":
-            self.depth -= 1
-            self.done = self.depth == 0
+    def _arguments_in(self, piece: str, base: int) -> str:
+        if self._start is None:
+            return ""
+        stop = len(piece) if self._end is None else self._end - base
+        return piece[max(self._start - base, 0) : stop]
 
 
 def tool_call_schema(tools: Sequence[Mapping[str, Any]], choice: Any) -> dict[str, Any]:
