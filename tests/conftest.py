@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.support.fakes import Fakes
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
@@ -24,11 +27,9 @@ def _no_home_writes(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     return home
 
 
-@pytest.fixture(autouse=True)
-def _fresh_fake_scripts() -> Iterator[None]:
-    """Every test starts with empty fake-model queues."""
-    from cascadectl.providers.fake import reset_fake_scripts
+@pytest.fixture
+def fakes() -> Fakes:
+    """Scripts for fake models that belong to this test alone."""
+    from tests.support.fakes import Fakes
 
-    reset_fake_scripts()
-    yield
-    reset_fake_scripts()
+    return Fakes()

@@ -10,11 +10,14 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any, Callable, List, Mapping, NamedTuple, Optional
+from typing import IO, TYPE_CHECKING, Any, Callable, List, Mapping, NamedTuple, Optional
 
 import typer
 
 from cascadectl.errors import UsageError
+
+if TYPE_CHECKING:
+    from cascadectl.config.model import CascadeConfig
 
 DEFAULT_CASCADE = Path("cascades/default.yaml")
 REPORTS_DIR = Path("reports")
@@ -52,13 +55,18 @@ def eval_command(
         "min_acceptance": min_acceptance, "max_acceptance_drop": max_acceptance_drop,
         "max_p95_latency_increase": max_p95_latency_increase, "max_error_rate": max_error_rate,
     }
-    gating = _prepare_gates(_GateRequest(baseline, {**_gate_flags(gate), **{k: v for k, v in flags.items() if v is not None}}), cascade)
     if replay:
         _refuse_with_replay(resume=resume, limit=limit, tag=tag, baselines=baselines)
-        return _replay(paths, cascade, out, chosen, gating)
-    if len(paths) != 1:
+    elif len(paths) != 1:
         raise UsageError(f"give one evalset (got {len(paths)} paths); to re-decide traces use --replay")
-    return _run(paths[0], cascade, out, chosen, gating, concurrency=concurrency, resume=resume, limit=limit, tags=tag, baselines=baselines)
+    from cascadectl.config.loader import load_cascade
+
+    config = load_cascade(cascade)  # once: the gates, the run and the report all use this one
+    request = _GateRequest(baseline, {**_gate_flags(gate), **{k: v for k, v in flags.items() if v is not None}})
+    gating = _prepare_gates(request, config, cascade)
+    if replay:
+        return _replay(paths, config, cascade, out, chosen, gating)
+    return _run(paths[0], config, cascade, out, chosen, gating, concurrency=concurrency, resume=resume, limit=limit, tags=tag, baselines=baselines)
 
 
 class _Gating(NamedTuple):
@@ -88,7 +96,9 @@ def _refuse_with_replay(**options: Any) -> None:
         raise UsageError(f"--replay re-decides recorded queries; --{given[0]} does not apply to it")
 
 
-def _run(evalset: Path, cascade: Path, out: Path | None, formats: list[str], gating: _Gating | None, **options: Any) -> int:
+def _run(
+    evalset: Path, config: CascadeConfig, cascade: Path, out: Path | None, formats: list[str], gating: _Gating | None, **options: Any
+) -> int:
     from cascadectl.evals.runner import run_eval
 
     out_dir = out or default_out_dir(evalset, options["resume"])
@@ -97,7 +107,7 @@ def _run(evalset: Path, cascade: Path, out: Path | None, formats: list[str], gat
     baselines = [chosen] if chosen else []
     print(f"eval: {evalset} on {cascade} -> {out_dir}", file=sys.stderr)
     try:
-        summary = run_eval(cascade, evalset, out_dir, progress=bar, formats=formats, baselines=baselines, **options)
+        summary = run_eval(config, evalset, out_dir, progress=bar, formats=formats, baselines=baselines, **options)
     finally:
         bar.close()
     _print_result(summary.report, summary.report_paths)
@@ -107,11 +117,13 @@ def _run(evalset: Path, cascade: Path, out: Path | None, formats: list[str], gat
     return _gates(summary.report, gating)
 
 
-def _replay(traces: List[Path], cascade: Path, out: Path | None, formats: list[str], gating: _Gating | None) -> int:
+def _replay(
+    traces: List[Path], config: CascadeConfig, cascade: Path, out: Path | None, formats: list[str], gating: _Gating | None
+) -> int:
     from cascadectl.evals.replay import replay_eval
 
     out_dir = out or REPORTS_DIR / f"replay-{cascade.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    summary = replay_eval(traces, cascade, out_dir, formats=formats)
+    summary = replay_eval(traces, config, out_dir, formats=formats)
     print(f"replay: {summary.replayed} queries re-decided under {cascade} ({summary.changed} decided differently), no model called", file=sys.stderr)
     for query_id, why in summary.not_replayable[:10]:
         print(f"  not replayable: {query_id}: {why}", file=sys.stderr)
@@ -121,16 +133,15 @@ def _replay(traces: List[Path], cascade: Path, out: Path | None, formats: list[s
     return _gates(summary.report, gating)
 
 
-def _prepare_gates(gating: _GateRequest, cascade: Path) -> _Gating | None:
+def _prepare_gates(gating: _GateRequest, config: CascadeConfig, cascade: Path) -> _Gating | None:
     """Gates and baseline, read before the run so that a wrong path or limit fails at
     once: the cascade's `gates:` section (with --baseline), overridden by flags."""
     if not gating.wanted:
         return None
-    from cascadectl.config.loader import load_cascade
     from cascadectl.reports.gates import select_gates
     from cascadectl.reports.report import load_report
 
-    yaml_gates = dict(load_cascade(cascade).gates) if gating.baseline is not None else {}
+    yaml_gates = dict(config.gates) if gating.baseline is not None else {}
     gates = select_gates({**yaml_gates, **gating.flags}, source=f"{cascade}: gates", flags=bool(gating.flags))
     base = load_report(gating.baseline) if gating.baseline is not None else None
     return _Gating(gates, base)

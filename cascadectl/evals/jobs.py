@@ -15,6 +15,7 @@ from cascadectl.errors import CascadeError, ConfigError
 from cascadectl.evals.evalset import EvalItem
 from cascadectl.evals.judge import Judges
 from cascadectl.evals.scorers import Score, score_answer
+from cascadectl.traces.records import ErrorRecord
 from cascadectl.traces.writer import QueryTrace, TraceWriter
 
 RUN_KINDS = ("cascade", "drafter", "verifier")
@@ -100,7 +101,7 @@ async def _stream(
 def _record_failure(qtrace: QueryTrace, item: EvalItem, exc: CascadeError, query_data: Mapping[str, Any]) -> dict[str, Any]:
     if qtrace.seq == 0:  # failed before the engine wrote the query line
         qtrace.start({"query": item.query or "", "messages": [dict(m) for m in item.messages], **query_data})
-    data = {"error": str(exc), "kind": "input", "errors": [], "tiers": [], "total_cost": 0.0}
+    data = ErrorRecord(str(exc), "input").to_dict()
     qtrace.record("error", data)
     return data
 

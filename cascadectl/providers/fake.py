@@ -1,9 +1,12 @@
 """A scriptable fake provider, for tests and demos only (`provider: fake`).
 
-Responses come from, in order: outputs that code enqueued for the tier's model
-(`fake_script(model).enqueue(...)`), then `options.responses` in the YAML (the
-first whose `match` regex finds the last user message, taken in turn), then
-`options.default`. A response is a mapping:
+Responses come from, in order: outputs queued in the tier's own script, given
+through its options (`script = FakeScript().enqueue("Paris.")`, then
+`ModelConfig(name="small", provider="fake", options={"script": script})`), then
+`options.responses` in the YAML (the first whose `match` regex finds the last user
+message, taken in turn), then `options.default`. The script also records each
+request; a tier without one gets a fresh script that only its provider sees
+(`provider.script`). A response is a mapping:
 
   text: "answer"            # split into word chunks unless `chunks` is given
   chunks: ["ans", "wer"]
@@ -23,7 +26,7 @@ from collections import deque
 from typing import Any, AsyncIterator, Mapping
 
 from cascadectl.config.model import TierConfig
-from cascadectl.errors import ProviderError
+from cascadectl.errors import ConfigError, ProviderError
 from cascadectl.providers.base import ProviderRequest
 from cascadectl.streaming.deltas import (
     Delta,
@@ -39,7 +42,7 @@ Response = Mapping[str, Any]
 
 
 class FakeScript:
-    """Outputs queued for one model name; consumed first-in first-out."""
+    """Outputs queued for one fake tier, consumed first-in first-out, and the requests it got."""
 
     def __init__(self) -> None:
         self.queue: deque[Response] = deque()
@@ -51,30 +54,19 @@ class FakeScript:
         return self
 
 
-_SCRIPTS: dict[str, FakeScript] = {}
-
-
-def fake_script(model: str) -> FakeScript:
-    return _SCRIPTS.setdefault(model, FakeScript())
-
-
-def reset_fake_scripts() -> None:
-    _SCRIPTS.clear()
-
-
-
 class FakeProvider:
     name = "fake"
 
     def __init__(self, tier: TierConfig, client: Any = None) -> None:
         self.tier = tier
+        self.script = _script_of(tier)
         self._turns: dict[int, int] = {}
 
     async def aclose(self) -> None:
         return None
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[Delta]:
-        script = fake_script(self.tier.model)
+        script = self.script
         script.requests.append(request)
         response = script.queue.popleft() if script.queue else self._scripted(request)
         for delta in _deltas(response, request, self.tier.name):
@@ -93,6 +85,18 @@ class FakeProvider:
                 provider="fake",
             )
         return {"text": default} if isinstance(default, str) else default
+
+
+def _script_of(tier: TierConfig) -> FakeScript:
+    """The tier's own script, or a fresh one that only this provider sees."""
+    script = tier.options.get("script")
+    if script is None:
+        return FakeScript()
+    if not isinstance(script, FakeScript):
+        raise ConfigError(
+            f"tier {tier.name!r}: options.script must be a cascadectl.providers.fake.FakeScript, got {script!r}"
+        )
+    return script
 
 
 def _take_turn(rule: Mapping[str, Any], turns: dict[int, int], index: int) -> Response:

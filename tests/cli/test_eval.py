@@ -56,6 +56,23 @@ def test_gates_from_the_cascade_yaml_apply_with_a_baseline(files: tuple[Path, Pa
     assert "FAIL" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("replay", [False, True])
+def test_each_command_reads_its_cascade_file_once(
+    files: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replay: bool
+) -> None:
+    from cascadectl.config import loader
+
+    assert main(eval_args(files, tmp_path / "base", "--baselines", "verifier")) == 0
+    reads: list[str] = []
+    real = loader.check_cascade_file
+    monkeypatch.setattr(loader, "check_cascade_file", lambda path, env=None: reads.append(str(path)) or real(path, env))
+    base = str(tmp_path / "base" / "report.json")
+    args = (["eval", str(tmp_path / "base"), "--replay", "--cascade", str(files[1]), "--out", str(tmp_path / "again")]
+            if replay else eval_args(files, tmp_path / "again"))
+    assert main([*args, "--baseline", base]) == 0
+    assert reads == [str(files[1])]
+
+
 def test_ctrl_c_exits_130_after_a_partial_report(files: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     use_counting_provider(monkeypatch, name="fake", interrupt_at=4)
     write_evalset(files[0], many_items(20))

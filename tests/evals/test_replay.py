@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Iterator, NoReturn
 
 import pytest
 
 from cascadectl.errors import UsageError
 from cascadectl.evals.replay import replay_eval
 from cascadectl.evals.runner import run_eval
-from cascadectl.providers.fake import fake_script, reset_fake_scripts
+from cascadectl.providers.base import ProviderRequest
+from cascadectl.providers.fake import FakeProvider
 from cascadectl.traces.reader import read_trace, trace_line_problems
 from tests.support.eval_fakes import ITEMS, fake_cascade, scrub, write_evalset
 
@@ -19,7 +22,6 @@ JSON_ONLY = ("json",)
 @pytest.fixture
 def recorded(tmp_path: Path) -> Path:
     summary = run_eval(fake_cascade(), write_evalset(tmp_path / "set.jsonl"), tmp_path / "rec", baselines=["verifier"], formats=JSON_ONLY)
-    reset_fake_scripts()  # forget the recorded run's requests: a replay must add none
     return summary.out_dir
 
 
@@ -27,23 +29,30 @@ def cascade_rows(report: dict) -> dict[str, dict]:
     return {row["query_id"]: row for row in report["queries"] if row["run"] == "cascade"}
 
 
-def assert_no_model_called() -> None:
-    assert fake_script("small").requests == [] and fake_script("big").requests == []
+@contextmanager
+def no_model_called() -> Iterator[None]:
+    """Inside, any fake provider that streams fails the test: a replay reads recordings only."""
+    def stream(self: FakeProvider, request: ProviderRequest) -> NoReturn:
+        raise AssertionError(f"the replay called model {request.model!r}")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FakeProvider, "stream", stream)
+        yield
 
 
 def test_replay_under_the_same_config_reproduces_the_recorded_report(recorded: Path, tmp_path: Path) -> None:
     original = run_report(recorded)
-    summary = replay_eval([recorded], fake_cascade(), tmp_path / "same", formats=JSON_ONLY)
+    with no_model_called():
+        summary = replay_eval([recorded], fake_cascade(), tmp_path / "same", formats=JSON_ONLY)
     assert (summary.replayed, summary.changed, summary.not_replayable) == (len(ITEMS), 0, ())
     assert scrub(summary.report)["metrics"] == scrub(original)["metrics"]
     assert scrub(cascade_rows(summary.report)) == scrub(cascade_rows(original))
-    assert_no_model_called()
 
 
 def test_a_stricter_threshold_escalates_more_and_recomputes_cost(recorded: Path, tmp_path: Path) -> None:
     before = cascade_rows(run_report(recorded))
-    summary = replay_eval([recorded], fake_cascade(thresholds=STRICT), tmp_path / "strict", formats=JSON_ONLY)
-    assert_no_model_called()
+    with no_model_called():
+        summary = replay_eval([recorded], fake_cascade(thresholds=STRICT), tmp_path / "strict", formats=JSON_ONLY)
     after = cascade_rows(summary.report)
     assert summary.changed == 3  # q1, q3, q4 were accepted and now are not
     assert [q for q, r in before.items() if r["accepted"]] == ["q1", "q3", "q4"]

@@ -148,7 +148,7 @@ def test_package_path_form_uses_the_file_in_place_without_import(site: Path) -> 
 
 
 def test_unknown_package_name_lists_known_models() -> None:
-    with pytest.raises(ConfigError, match="gemma3-270m, smollm2-135m-instruct"):
+    with pytest.raises(ConfigError, match="gemma3-270m, qwen2.5-coder-0.5b-instruct, qwen2.5-coder-1.5b-instruct, smollm2-135m-instruct"):
         assets.resolve_model({"package": "llama-70b"})
 
 

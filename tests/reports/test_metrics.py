@@ -16,7 +16,7 @@ from cascadectl.reports.scan import scan_traces
 from cascadectl.traces.reader import line_type
 from cascadectl.traces.writer import TraceWriter
 from tests.reports.report_traces import BIG, SCENARIO, SMALL, Q, q, write_trace
-from tests.support.fakes import fake_agent, script
+from tests.support.fakes import Fakes
 
 
 def approx(value: float) -> Any:
@@ -205,13 +205,13 @@ def test_bad_line_in_the_middle_names_file_and_line(tmp_path: Path) -> None:
         scan_traces([trace])
 
 
-def test_report_of_a_real_engine_run_with_the_fake_provider(tmp_path: Path) -> None:
+def test_report_of_a_real_engine_run_with_the_fake_provider(tmp_path: Path, fakes: Fakes) -> None:
     """Traces the engine itself wrote: the report agrees with the results it returned."""
     items = [{"id": "a", "query": "What is the capital of France?", "expected": "Paris", "scorer": "exact", "tags": ["geo"]},
              {"id": "b", "query": "What is the capital of Italy?", "expected": "Rome", "scorer": "exact", "tags": ["geo"]}]
-    script("small", {"text": "Paris.", "logprob": -0.01}, {"text": "I think maybe it could be Milan, not sure.", "logprob": -2.5})
-    script("big", {"text": "Rome", "logprob": -0.01})
-    results = asyncio.run(_run_items(fake_agent(), items, tmp_path / "t.jsonl"))
+    fakes.script("small", {"text": "Paris.", "logprob": -0.01}, {"text": "I think maybe it could be Milan, not sure.", "logprob": -2.5})
+    fakes.script("big", {"text": "Rome", "logprob": -0.01})
+    results = asyncio.run(_run_items(fakes.agent(), items, tmp_path / "t.jsonl"))
     report = build_report([tmp_path / "t.jsonl"])
     m = report["metrics"]["cascade"]
     assert (m["drafted"], m["accepted"], m["escalated"], m["quality"]) == (2, 1, 1, 1.0)

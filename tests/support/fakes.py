@@ -6,24 +6,36 @@ from typing import Any, Iterable
 
 from cascadectl import CascadeAgent, ModelConfig
 from cascadectl.config.model import QualityConfig
-from cascadectl.providers.fake import fake_script
+from cascadectl.providers.base import ProviderRequest
+from cascadectl.providers.fake import FakeScript, Response
 from cascadectl.streaming.events import StreamEvent
 
 VOLATILE = {"latency_ms", "ttft_ms", "t_ms"}
 
 
-def fake_agent(*names: str, quality: QualityConfig | None = None, **kwargs: Any) -> CascadeAgent:
-    """An agent whose tiers are fake models with list prices 1/2, 10/20, 100/200 per 1M."""
-    names = names or ("small", "big")
-    models = [
-        ModelConfig(name=name, provider="fake", input_price=10.0**i, output_price=2 * 10.0**i)
-        for i, name in enumerate(names)
-    ]
-    return CascadeAgent(models=models, quality=quality, **kwargs)
+class Fakes:
+    """One test's scripts for fake models, one per model name: the agents made here
+    give each tier its script through `options["script"]`, so nothing is shared
+    with other tests."""
 
+    def __init__(self) -> None:
+        self.scripts: dict[str, FakeScript] = {}
 
-def script(model: str, *responses: Any) -> None:
-    fake_script(model).enqueue(*responses)
+    def script(self, model: str, *responses: Response | str) -> FakeScript:
+        return self.scripts.setdefault(model, FakeScript()).enqueue(*responses)
+
+    def requests(self, model: str) -> list[ProviderRequest]:
+        return self.script(model).requests
+
+    def agent(self, *names: str, quality: QualityConfig | None = None, **kwargs: Any) -> CascadeAgent:
+        """Tiers that are fake models with list prices 1/2, 10/20, 100/200 per 1M."""
+        names = names or ("small", "big")
+        models = [
+            ModelConfig(name=name, provider="fake", input_price=10.0**i, output_price=2 * 10.0**i,
+                        options={"script": self.script(name)})
+            for i, name in enumerate(names)
+        ]
+        return CascadeAgent(models=models, quality=quality, **kwargs)
 
 
 def collect(agent: CascadeAgent, query: str | None = "What is the capital of France?", **kwargs: Any) -> list[StreamEvent]:

