@@ -28,15 +28,7 @@ from typing import Any, AsyncIterator, Mapping
 from cascadectl.config.model import TierConfig
 from cascadectl.errors import ConfigError, ProviderError
 from cascadectl.providers.base import ProviderRequest
-from cascadectl.streaming.deltas import (
-    Delta,
-    ExtraDelta,
-    FinishDelta,
-    TextDelta,
-    TokenLogprob,
-    ToolCallDelta,
-    UsageDelta,
-)
+from cascadectl.streaming.deltas import Delta, ExtraDelta, FinishDelta, TextDelta, TokenLogprob, ToolCallDelta, UsageDelta
 
 Response = Mapping[str, Any]
 

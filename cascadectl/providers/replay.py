@@ -16,15 +16,7 @@ from typing import Any, AsyncIterator
 from cascadectl.config.model import TierConfig
 from cascadectl.errors import NotReplayableError, ProviderError
 from cascadectl.providers.base import ProviderRequest
-from cascadectl.streaming.deltas import (
-    Delta,
-    ExtraDelta,
-    FinishDelta,
-    TextDelta,
-    TokenLogprob,
-    ToolCallDelta,
-    UsageDelta,
-)
+from cascadectl.streaming.deltas import Delta, ExtraDelta, FinishDelta, TextDelta, TokenLogprob, ToolCallDelta, UsageDelta
 from cascadectl.traces.recording import ReplayDeck, TierRecording
 
 

@@ -11,15 +11,7 @@ import httpx
 
 from cascadectl.config.model import TierConfig
 from cascadectl.providers.base import ProviderRequest
-from cascadectl.streaming.deltas import (
-    Delta,
-    ExtraDelta,
-    FinishDelta,
-    TextDelta,
-    TokenLogprob,
-    ToolCallDelta,
-    UsageDelta,
-)
+from cascadectl.streaming.deltas import Delta, ExtraDelta, FinishDelta, TextDelta, TokenLogprob, ToolCallDelta, UsageDelta
 from cascadectl.providers.http.credentials import api_key
 from cascadectl.providers.http.transport import (
     CallSite, Hooks, HTTPStream,

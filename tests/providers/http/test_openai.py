@@ -8,15 +8,7 @@ import pytest
 
 from cascadectl.config.model import Timeouts
 from cascadectl.errors import ConfigError, MissingAPIKeyError, ProviderError
-from cascadectl.streaming.deltas import (
-    Delta,
-    ExtraDelta,
-    FinishDelta,
-    TextDelta,
-    TokenLogprob,
-    ToolCallDelta,
-    UsageDelta,
-)
+from cascadectl.streaming.deltas import Delta, ExtraDelta, FinishDelta, TextDelta, TokenLogprob, ToolCallDelta, UsageDelta
 from cascadectl.providers.http.transport import APIErrorEvent, CallSite
 from cascadectl.providers.http.openai import ChunkParser, build_body, openai_tool_choice
 from cascadectl.providers.http.sse import SSEEvent
