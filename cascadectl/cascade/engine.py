@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
 from cascadectl.cascade.events import EventMaker
+from cascadectl.cascade.signals import read_draft
 from cascadectl.cascade.tier_run import TierRun, total_cost
 from cascadectl.cascade.routing import Route, route
 from cascadectl.config.model import CascadeConfig
@@ -23,7 +24,7 @@ from cascadectl.providers.base import Provider, ProviderRequest
 from cascadectl.streaming.deltas import ExtraDelta, FinishDelta, TextDelta, ToolCallDelta, Usage, UsageDelta
 from cascadectl.quality.checks import CheckResult
 from cascadectl.quality.decision import Decider, Decision
-from cascadectl.quality.draft import DecisionContext
+from cascadectl.quality.draft import DecisionContext, ScoredText
 from cascadectl.streaming.events import StreamEvent, ToolStreamEventType
 from cascadectl.traces.records import CascadeResult, DecisionRecord, ErrorRecord, SwitchRecord
 from cascadectl.traces.writer import QueryTrace
@@ -125,6 +126,9 @@ class Engine:
                     closing = state.failed(run, index, exc)
                 else:
                     run.runtime = getattr(provider, "runtime", None)
+                    if run.judged and abort is None and decider.likelihood is not None:
+                        run.ended_call()
+                        state.signals = await read_draft(state, run, index)
                     closing = state.finish(run, index, live, abort, held)
                 for event in closing:
                     if record:
@@ -153,7 +157,9 @@ class _QueryState:
             has_tools=bool(query.tools),
         )
         self.last = len(self.config.tiers) - 1
-        self.runs: list[TierRun] = []
+        self.runs: list[TierRun] = []  # the tiers that drafted or answered, in order
+        self.spent: list[TierRun] = []  # every call, in order: those and the signals' reads
+        self.signals: dict[str, ScoredText] = {}
         self.first_shown: float | None = None
         self.decision: Decision | None = None
         self.done = False
@@ -178,6 +184,8 @@ class _QueryState:
         run = TierRun(self.config.tiers[index], index, self.phase(index), prices[index], self.prompt_chars, self.clock)
         run.judged = judged
         self.runs.append(run)
+        self.spent.append(run)
+        self.signals = {}
         live = not (judged and self.buffered)
         return run, live, judged and self.config.quality.early_abort
 
@@ -250,12 +258,14 @@ class _QueryState:
     def _judge(self, run: TierRun, index: int, abort: str | None, held: list[StreamEvent]) -> list[StreamEvent]:
         draft = run.draft()
         threshold = self.engine.decider.threshold(self.route.complexity)
-        ctx = DecisionContext(self.query.text, self.route.complexity, threshold, self.tool_schemas, self.query.tool_choice)
+        ctx = DecisionContext(self.query.text, self.route.complexity, threshold, self.tool_schemas,
+                              self.query.tool_choice, self.signals)
         extra = (CheckResult("early_abort", "hard", False, None, abort),) if abort else ()
         decision = self.engine.decider.decide(draft, ctx, extra)
         self.decision = decision
+        signals = {k: {"tier": v.tier, "logprobs": list(v.logprobs)} for k, v in self.signals.items()}
         record = DecisionRecord(**decision.to_dict(), tier=run.tier.name, complexity=self.route.complexity,
-                                draft=run.draft_record())
+                                draft=run.draft_record(), signals=signals)
         out = [self.events.make(self.events.decision, record.to_dict(), run.tier.model, run.phase)]
         if not decision.accepted:
             run.finish("aborted" if abort else "rejected")
@@ -282,8 +292,8 @@ class _QueryState:
         self.done = True
         errors = [{"tier": r.tier.name, **r.error} for r in self.runs if r.error]
         record = ErrorRecord(
-            f"every tier failed; last: {reason}", exc.kind, errors, [r.record() for r in self.runs],
-            total_cost(self.runs), run.shown > 0, run.draft_record() if run.started_output else None,
+            f"every tier failed; last: {reason}", exc.kind, errors, [r.record() for r in self.spent],
+            total_cost(self.spent), run.shown > 0, run.draft_record() if run.started_output else None,
         )
         return [self.events.make(self.events.error, record.to_dict(), run.tier.model, run.phase)]
 
@@ -294,7 +304,7 @@ class _QueryState:
 
     def result(self) -> CascadeResult:
         final = self.runs[-1]
-        usages = [r.usage() for r in self.runs]
+        usages = [r.usage() for r in self.spent]
         vo_cost, vo_estimated = self._verifier_only()
         now = self.clock()
         drafts = final.tools.drafts()
@@ -305,10 +315,10 @@ class _QueryState:
             draft_accepted=final.status == "accepted",
             routing_strategy=self.route.strategy,
             complexity=self.route.complexity,
-            total_cost=total_cost(self.runs),
+            total_cost=total_cost(self.spent),
             latency_ms=round((now - self.t0) * 1000.0, 3),
             ttft_ms=None if self.first_shown is None else round((self.first_shown - self.t0) * 1000.0, 3),
-            tiers=[r.record().to_dict() for r in self.runs],
+            tiers=[r.record().to_dict() for r in self.spent],
             tool_calls=[{"id": d.id, "name": d.name, "arguments": d.arguments} for d in drafts if d.complete],
             incomplete_tool_calls=[_incomplete(d) for d in drafts if not d.complete],
             decision=None if self.decision is None else self.decision.to_dict(),

@@ -89,7 +89,14 @@ class TierRun:
                            [list(span) for span in self.spans])
 
     def finish(self, status: str) -> None:
+        """The outcome; the end time is when the call ended, if `ended_call` said so."""
         self.status = status
+        if self.ended is None:
+            self.ended = self.clock()
+
+    def ended_call(self) -> None:
+        # A judged draft's call ends before another tier reads it and before the
+        # decision: its latency is its own call's.
         self.ended = self.clock()
 
     def latency_ms(self) -> float:

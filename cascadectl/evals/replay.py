@@ -29,7 +29,7 @@ from typing import Any, Mapping, Sequence
 from cascadectl.config.model import CascadeConfig
 from cascadectl.errors import NotReplayableError, UsageError
 from cascadectl.evals.plan import DEFAULT_FORMATS, TRACES_NAME, cascade_config
-from cascadectl.evals.replay_sources import recordings
+from cascadectl.evals.replay_sources import reads, recordings
 from cascadectl.evals.scorers import score_answer
 from cascadectl.traces.attempts import Attempt, Attempts, read_attempts, trace_paths
 from cascadectl.traces.recording import ReplayDeck
@@ -109,7 +109,7 @@ async def _replay_one(agent: Any, deck: ReplayDeck, attempts: Attempts, attempt:
         if not isinstance(item, Mapping):
             raise NotReplayableError("not an eval trace line (the query line has no evalset item)")
         drafter, verifier = attempts.finished("drafter", qid), attempts.finished("verifier", qid)
-        deck.load(recordings(agent.config, attempt, drafter, verifier))
+        deck.load(recordings(agent.config, attempt, drafter, verifier), reads(attempt))
         carried = {k: v for k, v in recorded.items() if k not in _PARAMS}
         data = {**carried, "replay": {**origin, "status": "replayed"}}
         result, decisions = await _run(agent, deck, recorded, item, qtrace, data)

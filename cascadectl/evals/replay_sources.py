@@ -12,14 +12,14 @@ from typing import Mapping
 
 from cascadectl.config.model import CascadeConfig
 from cascadectl.traces.attempts import Attempt
-from cascadectl.traces.recording import TierRecording
+from cascadectl.traces.recording import ReadRecording, TierRecording
 from cascadectl.traces.records import DraftRecord, TierRecord
 
 
 def recordings(
     config: CascadeConfig, cascade: Attempt, drafter: Attempt | None, verifier: Attempt | None
 ) -> dict[str, TierRecording]:
-    called = {record.tier: record for record in cascade.tier_records()}
+    called = {record.tier: record for record in cascade.tier_records() if record.phase != "score"}
     drafts = {d.tier: d.draft for d in cascade.decisions()}
     partials = _partials(cascade)
     out: dict[str, TierRecording] = {}
@@ -33,6 +33,14 @@ def recordings(
         if found is not None:
             out[tier.name] = found
     return out
+
+
+def reads(cascade: Attempt) -> list[ReadRecording]:
+    """The reads of drafts (the likelihood signal) the recorded run made."""
+    records = [r for r in cascade.tier_records() if r.phase == "score"]
+    signals = [d.signals.get("likelihood") for d in cascade.decisions()]
+    logprobs = {str(s.get("tier")): s.get("logprobs") or () for s in signals if s}
+    return [ReadRecording.of(r, logprobs.get(r.tier, ())) for r in records]
 
 
 def _called(attempt: Attempt, record: TierRecord, draft: DraftRecord | None, partial: DraftRecord | None) -> TierRecording | None:

@@ -20,6 +20,9 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "fake": ("cascadectl.providers.fake", "FakeProvider"),
 }
 PROVIDER_NAMES: tuple[str, ...] = tuple(sorted(_REGISTRY))
+# Providers that can score a given text (Provider.score): the `likelihood` signal's readers.
+# OpenAI's and Anthropic's chat APIs return no logprobs for text they did not generate.
+SCORING_PROVIDERS = frozenset({"llamacpp", "fake"})
 # Checks of a tier's settings that import neither httpx nor llama_cpp.
 _CHECKS: dict[str, tuple[str, str]] = {
     "openai": ("cascadectl.providers.http.checks", "check_openai"),

@@ -26,6 +26,21 @@ class ProviderRequest:
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A provider's reading of a given text after a conversation: the log-probability
+    of each of the text's tokens, and the tokens it read (prompt and text)."""
+
+    logprobs: tuple[float, ...]
+    input_tokens: int
+
+
+class Scorer(Protocol):
+    """A provider that can score a text it did not write (one prefill, no sampling)."""
+
+    async def score(self, request: ProviderRequest, text: str) -> Scored: ...
+
+
 class Provider(Protocol):
     name: str
 

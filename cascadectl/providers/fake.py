@@ -17,6 +17,11 @@ request; a tier without one gets a fresh script that only its provider sees
   finish_reason: stop
   refusal: "I can't help with that."
   error: {kind: server, status: 500, message: "...", after_chunks: 0}
+
+It can also read a text it did not write (`score`, for the `likelihood` signal):
+one logprob per word of the text, from the first of `options.score` whose `match`
+regex finds the text ({match, logprob}, or {match, error: {...}}), else
+`options.score_default` (default -0.1). Input tokens: the prompt's words plus the text's.
 """
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ from typing import Any, AsyncIterator, Mapping
 
 from cascadectl.config.model import TierConfig
 from cascadectl.errors import ConfigError, ProviderError
-from cascadectl.providers.base import ProviderRequest
+from cascadectl.providers.base import ProviderRequest, Scored
 from cascadectl.streaming.deltas import Delta, ExtraDelta, FinishDelta, TextDelta, TokenLogprob, ToolCallDelta, UsageDelta
 
 Response = Mapping[str, Any]
@@ -56,6 +61,15 @@ class FakeProvider:
 
     async def aclose(self) -> None:
         return None
+
+    async def score(self, request: ProviderRequest, text: str) -> Scored:
+        words = text.split()
+        rule = next((r for r in self.tier.options.get("score", ()) if re.search(r.get("match", ""), text)), {})
+        if rule.get("error"):
+            raise _error(rule["error"], self.tier.name, started=False)
+        logprob = float(rule.get("logprob", self.tier.options.get("score_default", -0.1)))
+        prompt = sum(len(str(m.get("content", "")).split()) for m in request.messages)
+        return Scored(tuple(logprob for _ in words), prompt + len(words))
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[Delta]:
         script = self.script

@@ -15,7 +15,7 @@ from typing import Any, AsyncIterator
 
 from cascadectl.config.model import TierConfig
 from cascadectl.errors import NotReplayableError, ProviderError
-from cascadectl.providers.base import ProviderRequest
+from cascadectl.providers.base import ProviderRequest, Scored
 from cascadectl.streaming.deltas import Delta, ExtraDelta, FinishDelta, TextDelta, TokenLogprob, ToolCallDelta, UsageDelta
 from cascadectl.traces.recording import ReplayDeck, TierRecording
 
@@ -29,6 +29,18 @@ class ReplayProvider:
 
     async def aclose(self) -> None:
         return None
+
+    async def score(self, request: ProviderRequest, text: str) -> Scored:
+        read = self.deck.read(self.tier.name)
+        if read is None:
+            raise NotReplayableError(
+                f"tier {self.tier.name!r} reads the draft under this cascade (the likelihood signal), but the "
+                "recorded run has no such read: run a fresh eval with this validator"
+            )
+        self.deck.advance_to(self.deck.now() + read.latency_ms / 1000.0)
+        if read.error is not None:
+            raise ProviderError.from_dict(read.error)
+        return Scored(read.logprobs, read.input_tokens)
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[Delta]:
         recording = self.deck.recording(self.tier.name)

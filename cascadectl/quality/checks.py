@@ -109,6 +109,19 @@ def confidence(draft: Draft, ctx: DecisionContext, opts: Options) -> CheckResult
     return CheckResult("confidence", "soft", True, score, value)
 
 
+def likelihood(draft: Draft, ctx: DecisionContext, opts: Options) -> CheckResult:
+    """Another tier's reading of the draft: the probability it gives the draft's tokens
+    (mean, or with stat: min, the least likely token). A stronger model that finds the
+    draft unlikely would have answered otherwise."""
+    signal = ctx.signals.get("likelihood")
+    if signal is None or not signal.logprobs:
+        return CheckResult("likelihood", "soft", True, None, None)
+    lps = signal.logprobs
+    mean_p, min_p = math.exp(math.fsum(lps) / len(lps)), math.exp(min(lps))
+    value = {"tier": signal.tier, "mean_prob": round(mean_p, 4), "min_prob": round(min_p, 4), "tokens": len(lps)}
+    return CheckResult("likelihood", "soft", True, min_p if opts.get("stat") == "min" else mean_p, value)
+
+
 def hedging(draft: Draft, ctx: DecisionContext, opts: Options) -> CheckResult:
     folded = draft.folded
     if any(phrase in folded for phrase in _DONT_KNOW):
@@ -156,4 +169,5 @@ SOFT_CHECKS: dict[str, Check] = {
     "hedging": hedging,
     "length": length_fit,
     "alignment": alignment,
+    "likelihood": likelihood,
 }

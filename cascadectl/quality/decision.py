@@ -61,6 +61,8 @@ class Decider:
         # Tool calls are always checked when tools are in play, configured or not.
         self._has_tool_check = any(spec.type == "tool_calls" for spec in specs)
         self.confidence_wanted = any(spec.type == "confidence" for spec in specs)
+        # The likelihood signal needs another tier to read the draft: the engine asks it.
+        self.likelihood = next((spec for spec in specs if spec.type == "likelihood"), None)
 
     def threshold(self, complexity: str) -> float:
         return float(self.quality.thresholds.get(complexity, 0.6))

@@ -42,12 +42,22 @@ class Draft:
 
 
 @dataclass(frozen=True)
+class ScoredText:
+    """Another model's reading of the draft: its log-probability of each draft token,
+    given the same conversation (the `likelihood` signal)."""
+
+    tier: str
+    logprobs: Sequence[float]
+
+
+@dataclass(frozen=True)
 class DecisionContext:
     query: str
     complexity: str
     threshold: float
     tools: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # name -> parameters schema
     tool_choice: Any = None  # None or a ToolChoice (mode: auto|required|none|function, name)
+    signals: Mapping[str, ScoredText] = field(default_factory=dict)  # measured by other models
 
     @cached_property
     def folded_query(self) -> str:

@@ -62,6 +62,21 @@ class TierRecording:
                    tier.ttft_ms, tier.latency_ms, False, tier.error or {"kind": "api_error", "message": "failed"})
 
 
+@dataclass(frozen=True)
+class ReadRecording:
+    """A tier's recorded read of a draft (the `likelihood` signal): what it scored."""
+
+    tier: str
+    logprobs: tuple[float, ...]
+    input_tokens: int
+    latency_ms: float
+    error: Mapping[str, Any] | None
+
+    @classmethod
+    def of(cls, tier: TierRecord, logprobs: Sequence[float]) -> ReadRecording:
+        return cls(tier.tier, tuple(float(lp) for lp in logprobs), tier.input_tokens, tier.latency_ms, tier.error)
+
+
 def split_chunks(draft: DraftRecord) -> tuple[Chunk, ...]:
     """The draft's text and logprobs in the pieces they streamed in; one piece when the
     trace predates chunk boundaries."""
@@ -90,16 +105,22 @@ class ReplayDeck:
     def __init__(self) -> None:
         self._now = 0.0
         self._recordings: dict[str, TierRecording] = {}
+        self._reads: dict[str, ReadRecording] = {}
         self.played: list[TierRecording] = []
 
-    def load(self, recordings: Mapping[str, TierRecording] | Sequence[TierRecording]) -> None:
+    def load(self, recordings: Mapping[str, TierRecording] | Sequence[TierRecording],
+             reads: Sequence[ReadRecording] = ()) -> None:
         items = recordings.values() if isinstance(recordings, Mapping) else recordings
         self._recordings = {r.tier: r for r in items}
+        self._reads = {r.tier: r for r in reads}
         self.played = []
         self._now = 0.0
 
     def recording(self, tier: str) -> TierRecording | None:
         return self._recordings.get(tier)
+
+    def read(self, tier: str) -> ReadRecording | None:
+        return self._reads.get(tier)
 
     def now(self) -> float:
         return self._now

@@ -99,10 +99,12 @@ class DecisionRecord:
     tier: str
     complexity: str
     draft: DraftRecord
+    signals: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # name -> {tier, logprobs}
 
     def to_dict(self) -> dict[str, Any]:
         out = _shallow(self)
         out["checks"], out["draft"] = [dict(c) for c in self.checks], self.draft.to_dict()
+        out["signals"] = {k: dict(v) for k, v in self.signals.items()}
         return out
 
     @classmethod

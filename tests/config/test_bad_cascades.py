@@ -90,7 +90,7 @@ EXPECTED: dict[str, list[str]] = {
         "6:60: quality.validators[0].max_chars: expected max_chars >= min_chars (10), got 5",
         "7:7: quality.validators[1]: a 'format' validator needs exactly one of 'regex' or 'json_schema'",
         "8:14: quality.validators[2].type: expected one of: non_empty, refusal, format, tool_calls, confidence, "
-        "hedging, length, alignment, judge; got 'confidance' (did you mean 'confidence'?)",
+        "hedging, length, alignment, likelihood, judge; got 'confidance' (did you mean 'confidence'?)",
         "9:7: quality.validators[3]: missing required key 'type'",
     ],
     "tools.yaml": [

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 import pytest
 
-from cascadectl.config.model import CascadeConfig, PriceSpec, QualityConfig, TierConfig
+from cascadectl.config.model import CascadeConfig, PriceSpec, QualityConfig, TierConfig, ValidatorSpec
 from cascadectl.evals.replay import replay_eval
 from cascadectl.evals.runner import run_eval
 from cascadectl.traces.reader import read_trace
@@ -54,15 +54,21 @@ ITEMS = [
 ]
 
 
-def cascade(threshold: float, mode: str = "live") -> CascadeConfig:
+READS = [{"match": "Madrid", "logprob": -0.05}, {"match": "Forty", "logprob": -2.0}]
+WITH_READS = (ValidatorSpec("non_empty"), ValidatorSpec("refusal"), ValidatorSpec("confidence", 2.0),
+              ValidatorSpec("hedging"), ValidatorSpec("likelihood", 2.0, {}))
+
+
+def cascade(threshold: float, mode: str = "live", validators: tuple[ValidatorSpec, ...] = ()) -> CascadeConfig:
     tiers = (
         TierConfig(name="drafter", provider="fake", model="small", price=PriceSpec(1.0, 2.0),
                    options={"responses": DRAFTER, "default": {"text": "Maybe 6?", "logprob": -2.0}}),
         TierConfig(name="verifier", provider="fake", model="big", price=PriceSpec(10.0, 20.0),
-                   options={"responses": VERIFIER, "default": VERIFIER_DEFAULT}),
+                   options={"responses": VERIFIER, "default": VERIFIER_DEFAULT, "score": READS}),
     )
     thresholds = {k: threshold for k in ("trivial", "simple", "moderate", "hard", "expert")}
-    return CascadeConfig(tiers=tiers, name="replayable", quality=QualityConfig(draft_mode=mode, thresholds=thresholds))
+    quality = QualityConfig(draft_mode=mode, thresholds=thresholds, validators=validators)
+    return CascadeConfig(tiers=tiers, name="replayable", quality=quality)
 
 
 def live(tmp_path: Path, name: str, config: CascadeConfig, baselines: tuple[str, ...] = ()) -> Path:
@@ -106,9 +112,11 @@ def _result_wall_times(events: dict[str, list[tuple[str, Any]]]) -> dict[str, li
     return out
 
 
-@pytest.mark.parametrize("mode", ["live", "buffered"])
-def test_replay_under_the_same_cascade_reproduces_every_cascade_event(tmp_path: Path, mode: str) -> None:
-    config = cascade(0.7, mode)
+@pytest.mark.parametrize(("mode", "validators"), [("live", ()), ("buffered", ()), ("live", WITH_READS)])
+def test_replay_under_the_same_cascade_reproduces_every_cascade_event(
+    tmp_path: Path, mode: str, validators: tuple[ValidatorSpec, ...]
+) -> None:
+    config = cascade(0.7, mode, validators)
     recorded = live(tmp_path, "rec", config)
     replayed = replay_eval([recorded], config, tmp_path / "replay", formats=JSON_ONLY)
     assert replayed.not_replayable == () and replayed.replayed == len(ITEMS) and replayed.changed == 0
@@ -132,14 +140,15 @@ def test_the_scenarios_cover_what_a_replay_must_get_right(tmp_path: Path) -> Non
     assert estimated["tiers"][0]["tokens_estimated"] is True
 
 
-@pytest.mark.parametrize(("recorded_at", "replayed_at"), [(0.7, 0.3), (0.3, 0.99)])
+@pytest.mark.parametrize(("recorded_at", "replayed_at", "validators"),
+                         [(0.7, 0.3, ()), (0.3, 0.99, ()), (0.7, 0.4, WITH_READS), (0.4, 0.95, WITH_READS)])
 def test_a_changed_threshold_replays_to_what_a_live_run_with_it_gives(
-    tmp_path: Path, recorded_at: float, replayed_at: float
+    tmp_path: Path, recorded_at: float, replayed_at: float, validators: tuple[ValidatorSpec, ...]
 ) -> None:
     # Looser: drafts rejected then are accepted now. Stricter: drafts accepted then are
     # rejected now, and the verifier's answer comes from the recorded baseline run.
-    recorded = live(tmp_path, "rec", cascade(recorded_at), baselines=("verifier",))
-    changed = cascade(replayed_at)
+    recorded = live(tmp_path, "rec", cascade(recorded_at, validators=validators), baselines=("verifier",))
+    changed = cascade(replayed_at, validators=validators)
     replayed = replay_eval([recorded], changed, tmp_path / "replay", formats=JSON_ONLY)
     direct = live(tmp_path, "direct", changed)
     # Tier times come from other calls here (the recorded run's against the live one's).

@@ -222,3 +222,21 @@ def test_auto_on_a_faked_amx_cpu_loads_the_real_model_without_extra_buffers(
     _run(provider, _request(FRANCE, max_tokens=4))
     assert asyncio.run(provider.model()).llm.model_params.use_extra_bufts is False
     assert provider.runtime is not None and "amx_int8" in provider.runtime["extra_buffers_reason"]
+
+
+def test_score_reads_a_given_answer_and_prefers_the_right_one(smollm2: TierConfig) -> None:
+    provider = LlamaCppProvider(smollm2)
+    messages = [{"role": "system", "content": "Answer in one short sentence."}, *FRANCE]
+    before = _text(_run(provider, _request(messages)))
+
+    async def read(text: str) -> Any:
+        return await provider.score(_request(messages), text)
+
+    right, wrong = asyncio.run(read("The capital of France is Paris.")), asyncio.run(read("The capital of France is Berlin."))
+    model = asyncio.run(provider.model())
+    assert len(right.logprobs) == len(model.llm.tokenize(b"The capital of France is Paris.", add_bos=False))
+    assert all(lp <= 0.0 for lp in right.logprobs) and right.input_tokens > len(right.logprobs)
+    assert right.logprobs[:-2] == pytest.approx(wrong.logprobs[:-2], abs=1e-3)  # same words, same context
+    assert min(right.logprobs) > min(wrong.logprobs)  # "Paris" is far likelier than "Berlin"
+    # The read leaves the cache consistent: the same question answers the same way after it.
+    assert _text(_run(provider, _request(messages))) == before

@@ -25,7 +25,7 @@ CTX = context()
 
 def test_registries_name_the_hard_and_soft_checks() -> None:
     assert set(HARD_CHECKS) == {"non_empty", "refusal", "format"}
-    assert set(SOFT_CHECKS) == {"confidence", "hedging", "length", "alignment"}
+    assert set(SOFT_CHECKS) == {"confidence", "hedging", "length", "alignment", "likelihood"}
     for name, check in {**HARD_CHECKS, **SOFT_CHECKS}.items():
         assert check(Draft("Paris."), CTX, {}).name == name
 
@@ -296,3 +296,19 @@ def test_alignment_does_not_call_an_answer_to_a_short_query_an_echo() -> None:
 def test_alignment_has_no_signal_when_the_query_has_no_content_words() -> None:
     result = alignment(Draft("Paris."), context("Who is it?"), {})
     assert (result.score, result.value) == (None, None)
+
+
+def test_likelihood_reads_the_other_tier_s_logprobs_mean_or_min() -> None:
+    import math
+
+    from cascadectl.quality.checks import likelihood
+    from cascadectl.quality.draft import DecisionContext, ScoredText
+
+    read = ScoredText("big", (-0.1, -0.3, -2.0))
+    ctx = DecisionContext("q?", "simple", 0.7, signals={"likelihood": read})
+    mean = likelihood(Draft("a b c"), ctx, {})
+    assert mean.score == pytest.approx(math.exp(-2.4 / 3))
+    assert mean.value == {"tier": "big", "mean_prob": round(math.exp(-0.8), 4), "min_prob": round(math.exp(-2.0), 4), "tokens": 3}
+    assert likelihood(Draft("a b c"), ctx, {"stat": "min"}).score == pytest.approx(math.exp(-2.0))
+    unread = likelihood(Draft("a b c"), DecisionContext("q?", "simple", 0.7), {})
+    assert (unread.score, unread.value, unread.passed) == (None, None, True)

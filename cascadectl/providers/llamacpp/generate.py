@@ -13,6 +13,7 @@ import threading
 from typing import Any, Callable, NamedTuple, Sequence
 
 from cascadectl.errors import ProviderError
+from cascadectl.providers.base import Scored
 from cascadectl.streaming.deltas import Delta, FinishDelta, UsageDelta
 from cascadectl.providers.llamacpp.runtime import SharedModel, import_llama_cpp
 from cascadectl.providers.llamacpp.text import StopScanner, TextEmitter, ToolCallSplitter
@@ -64,8 +65,12 @@ def run_job(model: SharedModel, job: Job, sink: Sink, cancel: threading.Event) -
 
 
 def _prompt_tokens(model: SharedModel, job: Job) -> list[int]:
-    tokens: list[int] = model.llm.tokenize(job.prompt.encode("utf-8"), add_bos=job.add_bos, special=True)
-    if len(tokens) >= model.n_ctx:
+    return _tokens_within_context(model, job.prompt, job.add_bos, 0)
+
+
+def _tokens_within_context(model: SharedModel, prompt: str, add_bos: bool, extra: int) -> list[int]:
+    tokens: list[int] = model.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+    if len(tokens) + extra >= model.n_ctx:
         raise ProviderError(
             f"llamacpp: the prompt is {len(tokens)} tokens but the model context (n_ctx) is {model.n_ctx}; "
             "raise options.n_ctx or shorten the conversation",
@@ -135,12 +140,7 @@ class _TokenLoop:
     def _logprob(self, token: int) -> float:
         # The sampled token's log-softmax from the logits of the last decode: no
         # logits_all (which slows prompt processing) and no per-token vocab sort.
-        np = self.numpy
-        logits = np.ctypeslib.as_array(
-            self.llama_cpp.llama_get_logits_ith(self.llm.ctx, -1), shape=(self.vocab_size,)
-        )
-        top = float(logits.max())
-        return min(0.0, float(logits[token]) - top - float(np.log(np.exp(logits - top).sum())))
+        return token_logprob(self.llama_cpp, self.llm.ctx, self.vocab_size, -1, token)
 
     def _emit_piece(self, piece: str, logprob: float | None) -> None:
         if self.splitter is None:
@@ -156,6 +156,54 @@ class _TokenLoop:
     def _emit_text(self, delta: Delta | None) -> None:
         if delta is not None:
             self.sink(delta)
+
+
+def token_logprob(llama_cpp: Any, ctx: Any, vocab_size: int, position: int, token: int) -> float:
+    """log-softmax of `token` over the logits at output `position` of the last decode."""
+    np = _numpy()
+    logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, position), shape=(vocab_size,))
+    top = float(logits.max())
+    return min(0.0, float(logits[token]) - top - float(np.log(np.exp(logits - top).sum())))
+
+
+def score_text(model: SharedModel, prompt: str, add_bos: bool, text: str) -> Scored:
+    """The model's log-probability of each token of `text` after `prompt`: the prompt in
+    one prefill, then the text in one batch with logits at every position (the text's
+    last token needs none). Leaves prompt and text in the KV cache, so an answer to the
+    same prompt that follows reuses the prefill."""
+    with model.lock:
+        llm, llama_cpp = model.llm, import_llama_cpp()
+        text_tokens: list[int] = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        prompt_tokens = _tokens_within_context(model, prompt, add_bos, len(text_tokens))
+        if not text_tokens:
+            return Scored((), len(prompt_tokens))
+        llm.reset()
+        llm.eval(prompt_tokens)
+        vocab = llm.n_vocab()
+        logprobs = [token_logprob(llama_cpp, llm.ctx, vocab, -1, text_tokens[0])]
+        if len(text_tokens) > 1:
+            _decode_all_logits(llm, llama_cpp, text_tokens[:-1])
+            logprobs += [token_logprob(llama_cpp, llm.ctx, vocab, i, t) for i, t in enumerate(text_tokens[1:])]
+    return Scored(tuple(logprobs), len(prompt_tokens) + len(text_tokens))
+
+
+def _decode_all_logits(llm: Any, llama_cpp: Any, tokens: list[int]) -> None:
+    """Decode `tokens` after what the context holds, with logits at every position, and
+    keep Llama's own bookkeeping of the cache (input_ids, n_tokens) in step."""
+    n_past, count = llm.n_tokens, len(tokens)
+    batch = llama_cpp.llama_batch_init(count, 0, 1)
+    try:
+        batch.n_tokens = count
+        for i, token in enumerate(tokens):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i], batch.logits[i] = token, n_past + i, 1, True
+            batch.seq_id[i][0] = 0
+        status = llama_cpp.llama_decode(llm.ctx, batch)
+    finally:
+        llama_cpp.llama_batch_free(batch)
+    if status != 0:
+        raise ProviderError(f"llamacpp: scoring failed (llama_decode returned {status})", kind="api_error", provider="llamacpp")
+    llm.input_ids[n_past : n_past + count] = tokens
+    llm.n_tokens += count
 
 
 def _numpy() -> Any:

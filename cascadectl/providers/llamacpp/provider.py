@@ -29,9 +29,9 @@ import httpx
 from cascadectl.config.model import TierConfig
 from cascadectl.errors import CascadeError, ConfigError, ProviderError
 from cascadectl.providers.llamacpp import assets
-from cascadectl.providers.base import ProviderRequest
+from cascadectl.providers.base import ProviderRequest, Scored
 from cascadectl.streaming.deltas import Delta
-from cascadectl.providers.llamacpp.generate import Job, Sampling, WorkerExit, run_job
+from cascadectl.providers.llamacpp.generate import Job, Sampling, WorkerExit, run_job, score_text
 from cascadectl.providers.llamacpp.cpu import ExtraBuffers
 from cascadectl.providers.llamacpp.runtime import LLAMA_THREAD, SharedModel, choose_extra_buffers, shared_model
 from cascadectl.providers.llamacpp.options import LlamaCppOptions, parse_options
@@ -82,6 +82,19 @@ class LlamaCppProvider:
         if self._model is None or self._buffers is None:
             return None
         return {"n_threads": self._model.llm.n_threads, **self._buffers.to_dict()}
+
+    async def score(self, request: ProviderRequest, text: str) -> Scored:
+        """The model's log-probability of each token of `text` as its reply to the
+        request's conversation (the `likelihood` signal), in one prefill."""
+        model = await self.model()
+        prompt, add_bos, _stop = _prompt(model, self.options, self.tier, request, "")
+        try:
+            return await asyncio.wrap_future(LLAMA_THREAD.submit(lambda: score_text(model, prompt, add_bos, text)))
+        except CascadeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failed read is reported, the query goes on
+            message = f"llamacpp: scoring failed: {type(exc).__name__}: {exc}"
+            raise ProviderError(message, kind="api_error", provider=self.name) from None
 
     async def model(self) -> SharedModel:
         """The loaded model; the first call resolves, assembles and loads it off the loop."""
