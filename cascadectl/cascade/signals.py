@@ -5,7 +5,9 @@ after the same conversation (one prefill of prompt and draft, no sampling).
 The read is a call like any other: it gets its own tier run (phase `score`, status
 `scored`), so its tokens, cost and time count in the query's cost and latency and
 appear in its tier records. A read that fails leaves the signal out (the check then
-has no signal) and records the error; it never fails the query.
+has no signal) and records the error; it never fails the query. The validator's
+`read_above`/`read_below` options skip the read (and its cost) where the free signals
+already decide: the score without it below `read_above` or at least `read_below`.
 """
 from __future__ import annotations
 
@@ -32,9 +34,22 @@ def reader_index(config: CascadeConfig, spec: ValidatorSpec, drafting: int) -> i
     raise ConfigError(f"quality.validators: likelihood: no tier named {name!r}")
 
 
+def worth_reading(state: _QueryState, run: TierRun, spec: ValidatorSpec) -> bool:
+    """Read only where the free signals leave the decision open: a draft that fails a
+    hard check, or whose score without the read falls outside [read_above, read_below),
+    is decided without it (and without its cost)."""
+    if not run.text.strip():
+        return False
+    before = state.engine.decider.decide(run.draft(), state.context())
+    if any(c.kind == "hard" and not c.passed for c in before.checks):
+        return False
+    low, high = float(spec.options.get("read_above", 0.0)), float(spec.options.get("read_below", 1.0 + 1e-9))
+    return low <= before.score < high
+
+
 async def read_draft(state: _QueryState, run: TierRun, index: int) -> dict[str, ScoredText]:
     spec = state.engine.decider.likelihood
-    if spec is None or not run.text.strip():
+    if spec is None or not worth_reading(state, run, spec):
         return {}
     engine = state.engine
     reader = reader_index(engine.config, spec, index)

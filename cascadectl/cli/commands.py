@@ -8,6 +8,7 @@ from cascadectl.cli.eval import eval_command
 from cascadectl.cli.report import report
 from cascadectl.cli.schema import schema
 from cascadectl.cli.stream import stream
+from cascadectl.cli.tune import tune_command
 from cascadectl.cli.validate import validate
 
 COMMANDS: list[tuple[str, Callable[..., int]]] = [
@@ -17,4 +18,5 @@ COMMANDS: list[tuple[str, Callable[..., int]]] = [
     ("report", report),
     ("check", check),
     ("eval", eval_command),
+    ("tune", tune_command),
 ]

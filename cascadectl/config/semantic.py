@@ -23,7 +23,7 @@ VALIDATOR_OPTIONS: Mapping[str, tuple[str, ...]] = {
     "hedging": (),
     "length": ("min_chars", "max_chars"),
     "alignment": (),
-    "likelihood": ("tier", "stat"),
+    "likelihood": ("tier", "stat", "read_above", "read_below"),
     "judge": ("tier", "prompt"),
 }
 _COMMON_OPTIONS = ("type", "weight")

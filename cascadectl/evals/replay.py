@@ -54,10 +54,15 @@ class ReplaySummary:
 
 
 @dataclass(frozen=True)
-class _Outcome:
+class Replayed:
+    """One query's replay: what the engine decided and answered, and its score."""
+
     replayed: bool
-    changed: bool = False
-    reason: str = ""
+    changed: bool = False  # its draft decisions came out differently from the recording
+    reason: str = ""  # why it is not replayable
+    result: Mapping[str, Any] | None = None
+    decisions: tuple[Mapping[str, Any], ...] = ()  # DecisionRecord.to_dict() per judged draft
+    score: Mapping[str, Any] | None = None
 
 
 def replay_eval(
@@ -75,34 +80,42 @@ def replay_eval(
     if target.exists() and target.stat().st_size > 0:
         raise UsageError(f"{target} already exists: choose another --out for the replay")
     with TraceWriter(target, run_id=new_run_id()) as writer:
-        outcomes = asyncio.run(_replay_all(config, attempts, writer))
+        outcomes = asyncio.run(replay_attempts(config, attempts, writer))
     report, paths = _report(target, out, formats)
     missing = tuple((qid, o.reason) for qid, o in outcomes.items() if not o.replayed)
     replayed = [o for o in outcomes.values() if o.replayed]
     return ReplaySummary(out, target, writer.run_id, len(replayed), sum(o.changed for o in replayed), missing, report, paths)
 
 
-async def _replay_all(config: CascadeConfig, attempts: Attempts, writer: TraceWriter) -> dict[str, _Outcome]:
+async def replay_attempts(
+    config: CascadeConfig, attempts: Attempts, writer: TraceWriter | None,
+    query_ids: Sequence[str] | None = None, copy_baselines: bool = True,
+) -> dict[str, Replayed]:
+    """Replay the recorded cascade queries (all, or `query_ids`) under `config`, writing
+    their lines (and, with `copy_baselines`, the recorded baseline runs) to `writer`;
+    with no writer, nothing is written (`tune` measures thousands of candidates)."""
     from cascadectl.cascade.agent import CascadeAgent
 
     deck = ReplayDeck()
     agent = CascadeAgent(config=config, replay=deck)
-    outcomes: dict[str, _Outcome] = {}
+    outcomes: dict[str, Replayed] = {}
     try:
-        for query_id in attempts.order:
+        for query_id in attempts.order if query_ids is None else query_ids:
             attempt = attempts.finished("cascade", query_id)
             if attempt is not None:
                 outcomes[query_id] = await _replay_one(agent, deck, attempts, attempt, writer)
-            for run in BASELINE_RUNS:
+            for run in BASELINE_RUNS if copy_baselines and writer is not None else ():
                 _copy(attempts.finished(run, query_id), writer)
     finally:
         await agent.aclose()
     return outcomes
 
 
-async def _replay_one(agent: Any, deck: ReplayDeck, attempts: Attempts, attempt: Attempt, writer: TraceWriter) -> _Outcome:
+async def _replay_one(
+    agent: Any, deck: ReplayDeck, attempts: Attempts, attempt: Attempt, writer: TraceWriter | None
+) -> Replayed:
     qid, recorded = attempt.query_id, attempt.query
-    qtrace = writer.query(qid, {"run": "cascade"}, hold=True)
+    qtrace = writer.query(qid, {"run": "cascade"}, hold=True) if writer is not None else None
     origin = {"source_run_id": attempt.run_id}
     item = recorded.get("item")
     try:
@@ -114,20 +127,23 @@ async def _replay_one(agent: Any, deck: ReplayDeck, attempts: Attempts, attempt:
         data = {**carried, "replay": {**origin, "status": "replayed"}}
         result, decisions = await _run(agent, deck, recorded, item, qtrace, data)
     except NotReplayableError as exc:
-        qtrace.discard()
-        qtrace.start({**recorded, "replay": {**origin, "status": "not_replayable", "reason": str(exc)}})
+        if qtrace is not None:
+            qtrace.discard()
+            qtrace.start({**recorded, "replay": {**origin, "status": "not_replayable", "reason": str(exc)}})
+            qtrace.commit()
+        return Replayed(False, reason=str(exc))
+    score = _score(item, result, (attempt, verifier, drafter))
+    if qtrace is not None:
         qtrace.commit()
-        return _Outcome(False, reason=str(exc))
-    qtrace.commit()
-    qtrace.record("score", _score(item, result, (attempt, verifier, drafter)))
+        qtrace.record("score", score)
     before = [d.accepted for d in attempt.decisions()]
-    return _Outcome(True, before != decisions)
+    return Replayed(True, before != [bool(d["accepted"]) for d in decisions], "", result, tuple(decisions), score)
 
 
 async def _run(
     agent: Any, deck: ReplayDeck, recorded: Mapping[str, Any], item: Mapping[str, Any],
-    qtrace: QueryTrace, data: Mapping[str, Any],
-) -> tuple[dict[str, Any] | None, list[bool]]:
+    qtrace: QueryTrace | None, data: Mapping[str, Any],
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The recorded query through the agent, as the live run sent it."""
     events = agent.stream_events(
         None, messages=list(recorded.get("messages") or ()), max_tokens=recorded.get("max_tokens"),
@@ -137,13 +153,13 @@ async def _run(
         trace=qtrace, trace_query_data=data,
     )
     result: dict[str, Any] | None = None
-    decisions: list[bool] = []
+    decisions: list[dict[str, Any]] = []
     async with aclosing(events) as stream:
         async for event in stream:
             kind = event.type.value
             if kind == "draft_decision":
                 _check_drafted(deck, str(event.data["tier"]))
-                decisions.append(bool(event.data["accepted"]))
+                decisions.append(event.data)
             elif kind == "complete":
                 result = event.data["result"]
     return result, decisions

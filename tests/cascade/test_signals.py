@@ -78,3 +78,14 @@ def test_without_the_validator_nothing_is_read() -> None:
 def test_a_reader_that_cannot_score_is_a_config_error_naming_it() -> None:
     with pytest.raises(ConfigError, match=r"likelihood: tier 'big' \(provider openai\) cannot score a text"):
         agent([], reader_provider="openai")
+
+
+@pytest.mark.parametrize(("band", "read"), [({}, True), ({"read_below": 0.5}, False), ({"read_below": 1.0}, False),
+                                            ({"read_above": 0.99}, True), ({"read_above": 0.2, "read_below": 1.5}, True)])
+def test_the_read_happens_only_inside_its_band_of_free_scores(band: dict[str, float], read: bool) -> None:
+    # Free signals here: hedging alone, 1.0 for this draft, so the band decides.
+    validators = (ValidatorSpec("non_empty"), ValidatorSpec("hedging"), ValidatorSpec("likelihood", 1.0, band))
+    seen = events(agent([{"match": "Paris", "logprob": -0.1}], validators=validators))
+    phases = [t["phase"] for t in seen["complete"]["result"]["tiers"]]
+    assert ("score" in phases) is read
+    assert bool(seen["draft_decision"]["signals"]) is read

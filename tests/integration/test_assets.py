@@ -176,3 +176,22 @@ def test_cache_dir_honours_override_then_xdg(tmp_path: Path, monkeypatch: pytest
     assert assets.cache_dir() == tmp_path / "xdg" / "cascadectl" / "models"
     monkeypatch.setenv("CASCADECTL_MODEL_CACHE", str(tmp_path / "mine"))
     assert assets.cache_dir() == tmp_path / "mine"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", ["qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct", "gemma3-270m"])
+def test_the_embedded_chunked_models_assemble_and_verify_from_their_packages(name: str, tmp_path: Path) -> None:
+    model = assets.EMBEDDED_MODELS[name]
+    try:
+        chunks = assets.chunk_files(model)
+    except ConfigError as exc:
+        pytest.skip(f"{name} is not installed: {exc}")
+    path = assets.materialize(model, tmp_path / "cache")
+    assert path.stat().st_size == sum(c.stat().st_size for c in chunks)
+    with path.open("rb") as handle:
+        assert handle.read(4) == b"GGUF"
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    assert digest.hexdigest() == model.sha256

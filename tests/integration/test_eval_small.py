@@ -20,7 +20,7 @@ pytestmark = [
 
 def test_eval_five_qa_items_on_the_default_cascade(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
-    args = ["eval", str(REPO / "evalsets" / "qa.jsonl"), "--cascade", str(REPO / "cascades" / "default.yaml")]
+    args = ["eval", str(REPO / "evalsets" / "qa.jsonl"), "--cascade", str(REPO / "cascades" / "small.yaml")]
     assert main([*args, "--limit", "5", "--out", str(out), "-j", "2"]) == 0
     printed = capsys.readouterr().out
     assert f"wrote {out / 'report.md'}" in printed

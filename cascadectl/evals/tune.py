@@ -1,0 +1,383 @@
+"""`cascadectl tune TRACES...`: fit the accept/escalate decision on recorded eval traces.
+
+What is fitted: the weights of the soft validators (a logistic model of draft
+correctness on the log of each soft check's score, whose coefficients are the weights
+of the decision's weighted geometric mean) and the acceptance threshold, chosen for a
+target: the largest quality drop against verifier-only, a saving, or an acceptance
+rate. Every candidate is re-decided by replaying the recorded queries through the
+engine (evals/replay.py), so what is measured is what `eval --replay` with the tuned
+file gives; no model is called.
+
+Every figure printed is out-of-sample: k-fold cross-validation fits the weights and
+picks the threshold on k-1 folds and measures the held-out fold, whose items never
+enter the fit. The tuned file is then fitted on all items, and its in-sample replay
+figures are printed too (what `eval --replay TRACES --cascade tuned.yaml` reports).
+
+Labels: a draft is right when the item's scorer accepts it against the reference; an
+item without a reference is labelled by agreement with the recorded verifier answer
+("shadow" labels), and the output says which.
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from dataclasses import dataclass, replace
+from typing import Any, Mapping, Sequence
+
+from cascadectl.config.model import COMPLEXITIES, CascadeConfig, ValidatorSpec
+from cascadectl.errors import UsageError
+from cascadectl.evals.replay import Replayed, replay_attempts
+from cascadectl.evals.scorers import score_answer
+from cascadectl.evals.tune_fit import auroc, fit_weights
+from cascadectl.traces.attempts import Attempts
+
+TARGETS = ("quality-drop", "saving", "acceptance")
+CANDIDATES = 24  # thresholds tried per fold: quantiles of the training drafts' scores
+FRONTIER = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # quality-drop | saving | acceptance
+    value: float
+
+    @classmethod
+    def parse(cls, text: str) -> Target:
+        kind, sep, raw = text.partition("=")
+        if kind not in TARGETS or not sep:
+            raise UsageError(f"--target: expected one of {', '.join(t + '=N' for t in TARGETS)}, got {text!r}")
+        try:
+            value = float(raw.rstrip("%")) / (100.0 if raw.endswith("%") else 1.0)
+        except ValueError:
+            raise UsageError(f"--target {kind}: expected a number or a percentage, got {raw!r}") from None
+        if not 0.0 <= value <= 1.0:
+            raise UsageError(f"--target {kind}: expected a proportion from 0 to 1 (or 0% to 100%), got {raw!r}")
+        return cls(kind, value)
+
+    def __str__(self) -> str:
+        return f"{self.kind}={self.value:g}"
+
+
+@dataclass(frozen=True)
+class Item:
+    query_id: str
+    label: bool  # the recorded draft is right
+    verifier_correct: float  # the verifier-only answer's score
+    verifier_cost: float | None  # the verifier-only cost, measured
+    verifier_latency_ms: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One item replayed under one candidate."""
+
+    accepted: bool
+    correct: float
+    cost: float | None
+    latency_ms: float
+    score: float | None  # the first decision's score
+
+
+@dataclass(frozen=True)
+class Figures:
+    items: int
+    acceptance: float
+    quality: float
+    drafter_quality: float
+    verifier_quality: float
+    cost_per_query: float | None
+    verifier_cost_per_query: float | None
+    p50_latency_ms: float
+    verifier_p50_latency_ms: float
+    auroc: float | None
+
+    @property
+    def saving(self) -> float | None:
+        if self.cost_per_query is None or not self.verifier_cost_per_query:
+            return None
+        return 1.0 - self.cost_per_query / self.verifier_cost_per_query
+
+    @property
+    def gap_recovered(self) -> float | None:
+        gap = self.verifier_quality - self.drafter_quality
+        return None if gap <= 0 else (self.quality - self.drafter_quality) / gap
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dict(vars(self))
+        out.update(saving=self.saving, gap_recovered=self.gap_recovered)
+        return out
+
+
+@dataclass(frozen=True)
+class Candidate:
+    weights: tuple[tuple[str, float], ...]  # soft check -> weight; checks left out keep theirs
+    threshold: float
+    read: tuple[float, float] | None = None  # likelihood: read only between these free scores
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    target: Target
+    labels: str  # reference | shadow | mixed
+    items: int
+    excluded: tuple[tuple[str, str], ...]
+    folds: int
+    out_of_sample: Figures  # at the target, cross-validated
+    frontier: tuple[tuple[float, Figures], ...]  # (target acceptance, cross-validated figures)
+    tuned: CascadeConfig
+    in_sample: Figures  # the tuned file replayed on every item
+
+
+def tune(config: CascadeConfig, attempts: Attempts, target: Target, folds: int = 5, seed: int = 0) -> TuneResult:
+    items, excluded, labels = _items(config, attempts)
+    if len(items) < 2 * folds:
+        raise UsageError(f"tune: {len(items)} usable items for {folds} folds; record more (or pass --folds 2)")
+    fold_of = _folds(items, folds, seed)
+    tables = [_fold_table(config, attempts, items, fold_of, k) for k in range(folds)]
+    held_out = _cross_validated(tables, items, fold_of, target)
+    frontier = tuple((a, _cross_validated(tables, items, fold_of, Target("acceptance", a))) for a in FRONTIER)
+    final = _table(config, attempts, items, set(range(len(items))))
+    choice = _choose(final, range(len(items)), items, target)
+    tuned = with_decision(config, choice)
+    in_sample = _figures([final.outcomes[choice][i] for i in range(len(items))], items, range(len(items)))
+    return TuneResult(target, labels, len(items), excluded, folds, held_out, frontier, tuned, in_sample)
+
+
+def with_decision(config: CascadeConfig, candidate: Candidate) -> CascadeConfig:
+    """The cascade with the candidate's weights, threshold (every complexity) and, for a
+    likelihood validator, the band of free scores in which it reads the draft."""
+    validators = tuple(_tuned(v, candidate) for v in _validators(config))
+    thresholds = {level: round(candidate.threshold, 4) for level in COMPLEXITIES}
+    return replace(config, quality=replace(config.quality, validators=validators, thresholds=thresholds))
+
+
+def _tuned(spec: ValidatorSpec, candidate: Candidate) -> ValidatorSpec:
+    tuned = replace(spec, weight=round(dict(candidate.weights).get(spec.type, spec.weight), 4))
+    if spec.type != "likelihood":
+        return tuned
+    options = {k: v for k, v in spec.options.items() if k not in ("read_above", "read_below")}
+    if candidate.read is not None:
+        low, high = candidate.read
+        options.update({"read_above": round(low, 4)} if low > 0 else {})
+        options.update({"read_below": round(high, 4)} if high <= 1.0 else {})
+    return replace(tuned, options=options)
+
+
+# --- items and labels -----------------------------------------------------------------
+
+
+def _items(config: CascadeConfig, attempts: Attempts) -> tuple[list[Item], tuple[tuple[str, str], ...], str]:
+    first = config.tiers[0].name
+    items: list[Item] = []
+    excluded: list[tuple[str, str]] = []
+    kinds: set[str] = set()
+    for qid in attempts.order:
+        cascade, verifier = attempts.finished("cascade", qid), attempts.finished("verifier", qid)
+        why = _unusable(cascade, verifier, first)
+        if why:
+            excluded.append((qid, why))
+            continue
+        assert cascade is not None and verifier is not None
+        item = cascade.query["item"]
+        draft = next(d for d in cascade.decisions() if d.tier == first).draft
+        label, kind = _label(item, draft.text, draft.tool_calls, verifier.result or {})
+        kinds.add(kind)
+        verifier_score = float((verifier.score or {}).get("score") or 0.0)
+        cost = (verifier.result or {}).get("total_cost")
+        latency = float((verifier.result or {}).get("latency_ms") or 0.0)
+        items.append(Item(qid, label, verifier_score, None if cost is None else float(cost), latency))
+    labels = kinds.pop() if len(kinds) == 1 else "mixed"
+    return items, tuple(excluded), labels
+
+
+def _unusable(cascade: Any, verifier: Any, first: str) -> str:
+    if cascade is None:
+        return "no finished cascade run"
+    if not isinstance(cascade.query.get("item"), Mapping):
+        return "not an eval query"
+    if not any(d.tier == first for d in cascade.decisions()):
+        return f"no recorded draft from {first!r} (routed direct, or the drafter failed)"
+    if verifier is None or verifier.result is None:
+        return "no recorded verifier answer (run the eval with --baselines verifier)"
+    return ""
+
+
+def _label(item: Mapping[str, Any], text: str, calls: Sequence[Mapping[str, Any]], verifier: Mapping[str, Any]) -> tuple[bool, str]:
+    answer = {"content": text, "tool_calls": [_parsed(c) for c in calls]}
+    if "expected" in item:
+        return bool(score_answer(item, answer).correct), "reference"
+    shadow = {**item, "expected": str(verifier.get("content") or ""), "scorer": item.get("scorer") or "contains"}
+    return bool(score_answer(shadow, answer).correct), "shadow"
+
+
+def _parsed(call: Mapping[str, Any]) -> dict[str, Any]:
+    import json
+
+    try:
+        arguments = json.loads(str(call.get("raw_arguments") or "{}"))
+    except ValueError:
+        arguments = {}
+    return {"id": call.get("id"), "name": call.get("name"), "arguments": arguments}
+
+
+def _folds(items: Sequence[Item], folds: int, seed: int) -> list[int]:
+    """A fold per item, stratified by label so every fold sees right and wrong drafts."""
+    rng = random.Random(seed)
+    fold_of = [0] * len(items)
+    for label in (True, False):
+        members = [i for i, item in enumerate(items) if item.label is label]
+        rng.shuffle(members)
+        for n, i in enumerate(members):
+            fold_of[i] = n % folds
+    return fold_of
+
+
+# --- candidates, replayed ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Table:
+    """Every candidate of one fit, replayed on every item."""
+
+    candidates: tuple[Candidate, ...]
+    outcomes: Mapping[Candidate, Sequence[Outcome]]
+
+
+def _fold_table(config: CascadeConfig, attempts: Attempts, items: Sequence[Item], fold_of: Sequence[int], k: int) -> _Table:
+    return _table(config, attempts, items, {i for i, f in enumerate(fold_of) if f != k})
+
+
+def _table(config: CascadeConfig, attempts: Attempts, items: Sequence[Item], train: set[int]) -> _Table:
+    """Fit the weights on `train`, then replay each candidate on every item: thresholds
+    alone, and, with a likelihood validator, thresholds with a band of free scores
+    outside which the draft is decided without the read's cost."""
+    probe = _replay(with_decision(config, Candidate((), 0.0)), attempts, items)
+    features = [_check_logs(o) for o in probe]
+    weights = fit_weights([features[i] for i in sorted(train)], [items[i].label for i in sorted(train)],
+                          sorted({name for f in features for name in f}))
+    scored = [_first_score(r) for r in _replay(with_decision(config, Candidate(weights, 0.0)), attempts, items)]
+    thresholds = _quantiles(sorted({s for i, s in enumerate(scored) if i in train and s is not None}), CANDIDATES)
+    candidates = [Candidate(weights, t) for t in thresholds]
+    if any(v.type == "likelihood" for v in _validators(config)):
+        candidates += _gated(config, attempts, items, train, weights, thresholds)
+    outcomes = {c: _outcomes(_replay(with_decision(config, c), attempts, items), items) for c in candidates}
+    return _Table(tuple(candidates), outcomes)
+
+
+def _gated(
+    config: CascadeConfig, attempts: Attempts, items: Sequence[Item], train: set[int],
+    weights: tuple[tuple[str, float], ...], thresholds: Sequence[float],
+) -> list[Candidate]:
+    never = Candidate(weights, 0.0, (0.0, 0.0))  # read nothing: the free score alone
+    free = [_first_score(r) for r in _replay(with_decision(config, never), attempts, items)]
+    ranked = sorted(s for i, s in enumerate(free) if i in train and s is not None)
+    if not ranked:
+        return []
+    at = lambda q: ranked[min(len(ranked) - 1, int(q * len(ranked)))]  # noqa: E731
+    bands = [(0.0, at(0.7)), (0.0, at(0.85)), (at(0.2), 1.0 + 1e-9), (at(0.2), at(0.85))]
+    middle = thresholds[len(thresholds) // 4 : 3 * len(thresholds) // 4 + 1 : max(1, len(thresholds) // 8)]
+    return [Candidate(weights, t, band) for t in middle for band in bands]
+
+
+def _replay(config: CascadeConfig, attempts: Attempts, items: Sequence[Item]) -> list[Replayed]:
+    done = asyncio.run(replay_attempts(config, attempts, None, [i.query_id for i in items], copy_baselines=False))
+    return [done[i.query_id] for i in items]
+
+
+def _check_logs(replayed: Replayed) -> dict[str, float]:
+    """log(score) of each soft check of the first decision: the logistic model's inputs."""
+    if not replayed.decisions:
+        return {}
+    checks = replayed.decisions[0].get("checks") or ()
+    return {c["name"]: math.log(max(float(c["score"]), 0.01)) for c in checks
+            if c.get("kind") == "soft" and c.get("score") is not None}
+
+
+def _first_score(replayed: Replayed) -> float | None:
+    """The score of the query's first draft decision."""
+    first = replayed.decisions[0] if replayed.decisions else {}
+    return None if first.get("score") is None else float(first["score"])
+
+
+def _outcomes(replayed: Sequence[Replayed], items: Sequence[Item]) -> list[Outcome]:
+    out = []
+    for r in replayed:
+        result = r.result or {}
+        cost = result.get("total_cost")
+        out.append(Outcome(
+            bool(result.get("draft_accepted")), float((r.score or {}).get("score") or 0.0),
+            None if cost is None else float(cost), float(result.get("latency_ms") or 0.0), _first_score(r),
+        ))
+    return out
+
+
+def _quantiles(values: Sequence[float], count: int) -> list[float]:
+    if not values:
+        return [0.0]
+    picks = {values[min(len(values) - 1, round(q * (len(values) - 1) / max(count - 1, 1)))] for q in range(count)}
+    return sorted(picks | {0.0, 1.0 + 1e-9})  # accept everything, and accept nothing
+
+
+# --- choosing and measuring --------------------------------------------------------------
+
+
+def _cross_validated(tables: Sequence[_Table], items: Sequence[Item], fold_of: Sequence[int], target: Target) -> Figures:
+    """Per fold: choose on the training folds, keep the held-out fold's outcomes."""
+    held: dict[int, Outcome] = {}
+    for k, table in enumerate(tables):
+        train = [i for i, f in enumerate(fold_of) if f != k]
+        choice = _choose(table, train, items, target)
+        held.update((i, table.outcomes[choice][i]) for i, f in enumerate(fold_of) if f == k)
+    order = sorted(held)
+    return _figures([held[i] for i in order], [items[i] for i in order], range(len(order)))
+
+
+def _choose(table: _Table, train: Sequence[int], items: Sequence[Item], target: Target) -> Candidate:
+    figures = {c: _figures([table.outcomes[c][i] for i in train], [items[i] for i in train], range(len(train)))
+               for c in table.candidates}
+    return max(table.candidates, key=lambda c: _merit(figures[c], target))
+
+
+def _merit(f: Figures, target: Target) -> tuple[float, float]:
+    """Meeting the target first, then the better of what is left free; when nothing
+    meets it, the nearest miss."""
+    saving = f.saving if f.saving is not None else -1.0
+    if target.kind == "quality-drop":
+        met = f.verifier_quality - f.quality <= target.value + 1e-12
+        return (1.0, saving + 1e-6 * f.quality) if met else (0.0, f.quality)
+    if target.kind == "saving":
+        met = saving >= target.value - 1e-12
+        return (1.0, f.quality + 1e-6 * saving) if met else (0.0, saving)
+    return (-abs(f.acceptance - target.value), f.quality + 1e-6 * saving)
+
+
+def _figures(outcomes: Sequence[Outcome], items: Sequence[Item], index: Sequence[int]) -> Figures:
+    n = len(outcomes)
+    costs = [o.cost for o in outcomes]
+    verifier_costs = [it.verifier_cost for it in items]
+    scores = [(o.score, it.label) for o, it in zip(outcomes, items) if o.score is not None]
+    return Figures(
+        items=n,
+        acceptance=sum(o.accepted for o in outcomes) / n,
+        quality=sum(o.correct for o in outcomes) / n,
+        drafter_quality=sum(it.label for it in items) / n,
+        verifier_quality=sum(it.verifier_correct for it in items) / n,
+        cost_per_query=None if any(c is None for c in costs) else sum(c for c in costs if c is not None) / n,
+        verifier_cost_per_query=None if any(c is None for c in verifier_costs) else sum(c for c in verifier_costs if c is not None) / n,
+        p50_latency_ms=_median([o.latency_ms for o in outcomes]),
+        verifier_p50_latency_ms=_median([it.verifier_latency_ms for it in items]),
+        auroc=auroc([s for s, _ in scores], [l for _, l in scores]),
+    )
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2.0
+
+
+def _validators(config: CascadeConfig) -> tuple[ValidatorSpec, ...]:
+    from cascadectl.quality.decision import DEFAULT_VALIDATORS
+
+    return config.quality.validators or DEFAULT_VALIDATORS
