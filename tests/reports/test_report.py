@@ -82,8 +82,21 @@ def test_junit_separates_failures_errors_and_skipped(tmp_path: Path) -> None:
 def test_html_is_self_contained_with_a_point_per_run(report: dict[str, Any]) -> None:
     page = render(report, "html")
     assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
-    assert page.count("<circle") == 3
+    assert page.count('r="6"') == 3  # one point per run on the cost-quality picture
     assert "cascade (0.667, $0.0000567)" in page and "verifier only (1.000, $0.000100)" in page
+
+
+def test_html_draws_the_decision_scores_of_right_and_wrong_drafts_and_the_threshold_frontier(report: dict[str, Any]) -> None:
+    from cascadectl.reports.formats.decision_svg import frontier, paired
+
+    pairs = paired(report)
+    assert pairs and {p.right for p in pairs} == {True, False}
+    points = frontier(pairs)
+    assert points[-1][1] == 0.0  # the last threshold accepts nothing: verifier-only quality
+    assert points[-1][2] == pytest.approx(sum(p.verifier_correct for p in pairs) / len(pairs))
+    assert [a for _, a, _, _ in points] == sorted((a for _, a, _, _ in points), reverse=True)
+    page = render(report, "html")
+    assert "<h2>The decision</h2>" in page and page.count("right drafts scoring") == 10
 
 
 def test_markdown_failures_are_capped(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from typing import Any, Mapping, NamedTuple
 
 from cascadectl.reports.formats import common
 from cascadectl.reports.formats.common import Table
+from cascadectl.reports.formats.decision_svg import decision_section
 
 WIDTH, HEIGHT = 640, 380
 LEFT, RIGHT, TOP, BOTTOM = 80, 40, 20, 56
@@ -29,6 +30,7 @@ def render_html(report: Mapping[str, Any]) -> str:
     title = escape(common.title(report))
     body = [f"<h1>{title}</h1>", f"<p>Report created {escape(str(report.get('created')))}.</p>"]
     body += ["<h2>Cost and quality</h2>", cost_quality_svg(report), _table(common.headline(report))]
+    body += decision_section(report)
     for heading, table in _sections(report):
         if table is not None and table.rows:
             body += [f"<h2>{escape(heading)}</h2>", _table(table)]
