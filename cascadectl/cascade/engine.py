@@ -255,15 +255,15 @@ class _QueryState:
             return []
         return [self._tool_complete(call, run) for call in run.tools.pending_complete()]
 
-    def context(self) -> DecisionContext:
-        threshold = self.engine.decider.threshold(self.route.complexity)
+    def context(self, run: TierRun) -> DecisionContext:
+        threshold = self.engine.decider.threshold(self.route.complexity, run.tier.name)
         return DecisionContext(self.query.text, self.route.complexity, threshold, self.tool_schemas,
                                self.query.tool_choice, self.signals)
 
     def _judge(self, run: TierRun, index: int, abort: str | None, held: list[StreamEvent]) -> list[StreamEvent]:
         draft = run.draft()
         extra = (CheckResult("early_abort", "hard", False, None, abort),) if abort else ()
-        decision = self.engine.decider.decide(draft, self.context(), extra)
+        decision = self.engine.decider.decide(draft, self.context(run), extra)
         self.decision = decision
         signals = {k: {"tier": v.tier, "logprobs": list(v.logprobs)} for k, v in self.signals.items()}
         record = DecisionRecord(**decision.to_dict(), tier=run.tier.name, complexity=self.route.complexity,

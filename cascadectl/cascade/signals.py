@@ -40,7 +40,7 @@ def worth_reading(state: _QueryState, run: TierRun, spec: ValidatorSpec) -> bool
     is decided without it (and without its cost)."""
     if not run.text.strip():
         return False
-    before = state.engine.decider.decide(run.draft(), state.context())
+    before = state.engine.decider.decide(run.draft(), state.context(run))
     if any(c.kind == "hard" and not c.passed for c in before.checks):
         return False
     low, high = float(spec.options.get("read_above", 0.0)), float(spec.options.get("read_below", 1.0 + 1e-9))

@@ -85,6 +85,7 @@ def _quality(data: Mapping[str, Any]) -> QualityConfig:
         draft_mode=data.get("draft_mode", "live"),
         early_abort=data.get("early_abort", True),
         thresholds=thresholds,
+        tier_thresholds={str(k): _floats(v, *DEFAULT_THRESHOLDS) for k, v in data.get("tier_thresholds", {}).items()},
         validators=tuple(_validator(v) for v in data.get("validators", ())),
     )
 

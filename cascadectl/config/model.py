@@ -88,6 +88,8 @@ class QualityConfig:
     early_abort: bool = True
     thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     validators: tuple[ValidatorSpec, ...] = ()  # empty: the default set
+    # Per drafting tier: its own thresholds by complexity (levels left out: `thresholds`).
+    tier_thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ def semantic_findings(data: Mapping[str, Any], ctx: Context) -> list[Finding]:
     findings = list(_tier_problems(data, ctx))
     findings += _routing_problems(_section(data, "routing"), tiers, ctx)
     findings += _validator_problems(_section(data, "quality"), tiers, ctx)
+    findings += _tier_threshold_problems(_section(data, "quality"), tiers, ctx)
     findings += _tool_problems(data, ctx)
     return findings
 
@@ -92,6 +93,14 @@ def _regex_problems(path: JsonPath, pattern: Any) -> Iterator[Finding]:
         re.compile(pattern)
     except re.error as exc:
         yield Finding(path, f"invalid regular expression: {exc.msg} at position {exc.pos}")
+
+
+def _tier_threshold_problems(quality: Mapping[str, Any], tiers: list[str], ctx: Context) -> Iterator[Finding]:
+    per_tier = quality.get("tier_thresholds")
+    if isinstance(per_tier, Mapping):
+        for name in per_tier:
+            if name not in tiers:
+                yield Finding(("quality", "tier_thresholds"), f"unknown tier {name!r} (tiers: {', '.join(tiers)})", key=str(name))
 
 
 def _validator_problems(quality: Mapping[str, Any], tiers: list[str], ctx: Context) -> Iterator[Finding]:

@@ -64,8 +64,10 @@ class Decider:
         # The likelihood signal needs another tier to read the draft: the engine asks it.
         self.likelihood = next((spec for spec in specs if spec.type == "likelihood"), None)
 
-    def threshold(self, complexity: str) -> float:
-        return float(self.quality.thresholds.get(complexity, 0.6))
+    def threshold(self, complexity: str, tier: str | None = None) -> float:
+        """The drafting tier's own threshold for the complexity, else the cascade's."""
+        own = self.quality.tier_thresholds.get(tier or "", {})
+        return float(own.get(complexity, self.quality.thresholds.get(complexity, 0.6)))
 
     def decide(self, draft: Draft, ctx: DecisionContext, extra: Sequence[CheckResult] = ()) -> Decision:
         needs_tool_check = (ctx.tools or draft.tool_calls) and not self._has_tool_check

@@ -14,7 +14,8 @@ from cascadectl.config.schema import cascade_schema, resolve
 from cascadectl.config.semantic import VALIDATOR_OPTIONS
 
 # Objects whose contents are the user's own (provider options, JSON Schemas).
-FREE_FORM = {"options", "json_schema", "toolParameters", "cache_control"}
+# tier_thresholds: keys are tier names (checked semantically), each value a strict thresholds map.
+FREE_FORM = {"options", "json_schema", "toolParameters", "cache_control", "tier_thresholds"}
 
 
 def _defs() -> dict[str, Any]:
