@@ -27,6 +27,9 @@ def serve() -> None:
     # Production servers (uvicorn, nginx) set TCP_NODELAY; without it a reused
     # keep-alive connection waits ~40 ms on Nagle + delayed ACK at every response.
     sse_server._Handler.disable_nagle_algorithm = True
+    # socketserver's listen backlog is 5: a burst of new connections (bench/serve.py's
+    # 100 concurrent clients) would overflow it and wait out a 1 s SYN retransmit.
+    sse_server._Server.request_queue_size = 1024
     with SSEServer() as server:
         for name, tokens in STREAMS.items():
             script = Scripted(chunks=(openai_body(tokens()),))

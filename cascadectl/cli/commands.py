@@ -7,6 +7,7 @@ from cascadectl.cli.check import check
 from cascadectl.cli.eval import eval_command
 from cascadectl.cli.report import report
 from cascadectl.cli.schema import schema
+from cascadectl.cli.serve import serve
 from cascadectl.cli.stream import stream
 from cascadectl.cli.tune import tune_command
 from cascadectl.cli.validate import validate
@@ -19,4 +20,5 @@ COMMANDS: list[tuple[str, Callable[..., int]]] = [
     ("check", check),
     ("eval", eval_command),
     ("tune", tune_command),
+    ("serve", serve),
 ]

@@ -59,6 +59,11 @@ def render(result: Any) -> str:
         "",
         "tuned: " + _decision_text(result.tuned),
     ]
+    if result.signals:
+        sig_head = ["signal", "AUROC alone", "drafts", "cost per draft", "time per draft"]
+        sig_rows = [[s.name, "n/a" if s.auroc is None else f"{s.auroc:.3f}", str(s.drafts),
+                     f"${s.cost_per_draft:.6f}", f"{s.latency_ms_per_draft:.0f} ms"] for s in result.signals]
+        lines += ["", "each signal on its own (all items):", tabulate(sig_rows, headers=sig_head, tablefmt="github", disable_numparse=True)]
     return "\n".join(lines)
 
 

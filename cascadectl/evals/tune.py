@@ -127,6 +127,19 @@ class TuneResult:
     frontier: tuple[tuple[float, Figures], ...]  # (target acceptance, cross-validated figures)
     tuned: CascadeConfig
     in_sample: Figures  # the tuned file replayed on every item
+    signals: tuple[Signal, ...] = ()  # each soft check alone: what it predicts, what it costs
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One soft check on its own: its AUROC against draft correctness (no fitting, so no
+    cross-validation needed), and what obtaining it costs per draft in money and time."""
+
+    name: str
+    auroc: float | None
+    drafts: int  # drafts that had this signal
+    cost_per_draft: float  # USD: the read's tokens for `likelihood`, 0 for the drafter's own
+    latency_ms_per_draft: float
 
 
 def tune(config: CascadeConfig, attempts: Attempts, target: Target, folds: int = 5, seed: int = 0) -> TuneResult:
@@ -141,7 +154,25 @@ def tune(config: CascadeConfig, attempts: Attempts, target: Target, folds: int =
     choice = _choose(final, range(len(items)), items, target)
     tuned = with_decision(config, choice)
     in_sample = _figures([final.outcomes[choice][i] for i in range(len(items))], items, range(len(items)))
-    return TuneResult(target, labels, len(items), excluded, folds, held_out, frontier, tuned, in_sample)
+    signals = _signals(_replay(with_decision(config, Candidate((), 0.0)), attempts, items), items)
+    return TuneResult(target, labels, len(items), excluded, folds, held_out, frontier, tuned, in_sample, signals)
+
+
+def _signals(replayed: Sequence[Replayed], items: Sequence[Item]) -> tuple[Signal, ...]:
+    values: dict[str, list[tuple[float, bool]]] = {}
+    for r, item in zip(replayed, items):
+        checks = r.decisions[0].get("checks") or () if r.decisions else ()
+        for c in checks:
+            if c.get("kind") == "soft" and c.get("score") is not None:
+                values.setdefault(str(c["name"]), []).append((float(c["score"]), item.label))
+    reads = [t for r in replayed for t in (r.result or {}).get("tiers") or () if t.get("phase") == "score"]
+    out = []
+    for name, pairs in sorted(values.items()):
+        paid = reads if name == "likelihood" else []
+        cost = sum(float(t.get("cost") or 0.0) for t in paid) / max(len(pairs), 1)
+        latency = sum(float(t.get("latency_ms") or 0.0) for t in paid) / max(len(pairs), 1)
+        out.append(Signal(name, auroc([s for s, _ in pairs], [l for _, l in pairs]), len(pairs), cost, latency))
+    return tuple(out)
 
 
 def with_decision(config: CascadeConfig, candidate: Candidate) -> CascadeConfig:
