@@ -129,27 +129,25 @@ def test_the_weights_load_with_the_chosen_model_params(
     assert model.extra_buffers.enabled is loaded and model.extra_buffers.setting == setting
 
 
-def test_a_llama_cpp_without_the_field_is_refused_not_ignored(
-    fake_llama_cpp: types.ModuleType, tmp_path: Path
+class _NoField(_FakeLlama):
+    def __init__(self, model_path: str, **kwargs: Any) -> None:
+        self.model_params = object()  # a struct without use_extra_bufts
+
+
+class _Elsewhere(_FakeLlama):
+    def __init__(self, model_path: str, **kwargs: Any) -> None:
+        self.params = _Params()  # never assigns self.model_params
+
+
+@pytest.mark.parametrize(("llama", "message"), [
+    (_NoField, "no use_extra_bufts field"),
+    (_Elsewhere, "no longer assigns self.model_params"),
+])
+def test_a_llama_cpp_that_cannot_take_the_setting_is_refused_not_ignored(
+    fake_llama_cpp: types.ModuleType, tmp_path: Path, llama: type, message: str
 ) -> None:
-    class NoField(_FakeLlama):
-        def __init__(self, model_path: str, **kwargs: Any) -> None:
-            self.model_params = object()
-
-    fake_llama_cpp.Llama = NoField  # type: ignore[attr-defined]
-    with pytest.raises(ConfigError, match="no use_extra_bufts field"):
-        llamacpp_runtime.load_model(tmp_path / "m.gguf", 512, 1, False)
-
-
-def test_a_llama_cpp_that_stops_assigning_model_params_is_refused(
-    fake_llama_cpp: types.ModuleType, tmp_path: Path
-) -> None:
-    class Elsewhere(_FakeLlama):
-        def __init__(self, model_path: str, **kwargs: Any) -> None:
-            self.params = _Params()
-
-    fake_llama_cpp.Llama = Elsewhere  # type: ignore[attr-defined]
-    with pytest.raises(ConfigError, match="no longer assigns self.model_params"):
+    fake_llama_cpp.Llama = llama  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match=message):
         llamacpp_runtime.load_model(tmp_path / "m.gguf", 512, 1, False)
 
 
