@@ -11,7 +11,7 @@ the engine asks for more of it, the query is not replayable (NotReplayableError)
 """
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Mapping
 
 from cascadectl.config.model import TierConfig
 from cascadectl.errors import NotReplayableError, ProviderError
@@ -26,6 +26,7 @@ class ReplayProvider:
     def __init__(self, tier: TierConfig, deck: ReplayDeck) -> None:
         self.tier = tier
         self.deck = deck
+        self.runtime: Mapping[str, Any] | None = None  # the recorded call's, for its tier record
 
     async def aclose(self) -> None:
         return None
@@ -37,6 +38,7 @@ class ReplayProvider:
                 f"tier {self.tier.name!r} reads the draft under this cascade (the likelihood signal), but the "
                 "recorded run has no such read: run a fresh eval with this validator"
             )
+        self.runtime = read.runtime
         self.deck.advance_to(self.deck.now() + read.latency_ms / 1000.0)
         if read.error is not None:
             raise ProviderError.from_dict(read.error)
@@ -50,6 +52,7 @@ class ReplayProvider:
                 "(run the eval with --baselines verifier to record the verifier's answers)"
             )
         self.deck.played.append(recording)
+        self.runtime = recording.runtime
         start = self.deck.now()
         try:
             for delta in _deltas(recording, lambda: self.deck.advance_to(start + (recording.ttft_ms or 0.0) / 1000.0)):

@@ -34,13 +34,14 @@ class TierRecording:
     latency_ms: float
     aborted: bool  # cut short by early abort: the rest was never generated
     error: Mapping[str, Any] | None  # ProviderError.to_dict() of a failed call
+    runtime: Mapping[str, Any] | None = None  # what the live provider reported of how it ran
 
     @classmethod
     def of_draft(cls, draft: DraftRecord, tier: TierRecord, source: str) -> TierRecording:
         calls = tuple((c.get("id"), c.get("name"), str(c.get("raw_arguments") or "")) for c in draft.tool_calls)
         return cls(
             tier.tier, source, True, split_chunks(draft), calls, _usage(tier), draft.finish_reason,
-            draft.refusal, tier.ttft_ms, tier.latency_ms, tier.status == "aborted", tier.error,
+            draft.refusal, tier.ttft_ms, tier.latency_ms, tier.status == "aborted", tier.error, tier.runtime,
         )
 
     @classmethod
@@ -51,7 +52,7 @@ class TierRecording:
         ) + tuple((c.get("id"), c.get("name"), str(c.get("raw_arguments") or "")) for c in result.get("incomplete_tool_calls") or ())
         chunks = ((content, ()),) if content else ()
         return cls(tier.tier, source, False, chunks, calls, _usage(tier), result.get("finish_reason"), None,
-                   tier.ttft_ms, tier.latency_ms, False, None)
+                   tier.ttft_ms, tier.latency_ms, False, None, tier.runtime)
 
     @classmethod
     def of_failure(cls, tier: TierRecord, source: str, partial: DraftRecord | None = None) -> TierRecording:
@@ -59,7 +60,8 @@ class TierRecording:
         chunks = split_chunks(partial) if partial is not None else ()
         billed = tier.input_tokens or tier.output_tokens
         return cls(tier.tier, source, False, chunks, (), _usage(tier) if billed else None, None, None,
-                   tier.ttft_ms, tier.latency_ms, False, tier.error or {"kind": "api_error", "message": "failed"})
+                   tier.ttft_ms, tier.latency_ms, False, tier.error or {"kind": "api_error", "message": "failed"},
+                   tier.runtime)
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,12 @@ class ReadRecording:
     input_tokens: int
     latency_ms: float
     error: Mapping[str, Any] | None
+    runtime: Mapping[str, Any] | None = None
 
     @classmethod
     def of(cls, tier: TierRecord, logprobs: Sequence[float]) -> ReadRecording:
-        return cls(tier.tier, tuple(float(lp) for lp in logprobs), tier.input_tokens, tier.latency_ms, tier.error)
+        return cls(tier.tier, tuple(float(lp) for lp in logprobs), tier.input_tokens, tier.latency_ms, tier.error,
+                   tier.runtime)
 
 
 def split_chunks(draft: DraftRecord) -> tuple[Chunk, ...]:

@@ -168,3 +168,24 @@ def test_an_early_aborted_draft_that_a_new_cascade_would_let_run_on_is_not_repla
     lines = [l for l in read_trace(replayed.traces) if l["query_id"] == "refusal" and l.get("run") == "cascade"]
     assert [l["type"] for l in lines] == ["query"]  # nothing of the abandoned replay is left
     assert lines[0]["data"]["replay"]["status"] == "not_replayable"
+
+
+def test_what_the_provider_reported_of_how_it_ran_is_replayed_too(tmp_path: Path) -> None:
+    import json
+
+    recorded = live(tmp_path, "rec", cascade(0.7, validators=WITH_READS))
+    # Stand in for a provider that reports how it ran (llamacpp's buffers and threads).
+    lines = recorded.read_text(encoding="utf-8").splitlines()
+    stamped = []
+    for text in lines:
+        line = json.loads(text)
+        tiers = (line["data"].get("result") or line["data"]).get("tiers") if line["type"] in ("complete", "error") else None
+        for tier in tiers or ():
+            tier["runtime"] = {"n_threads": 1, "tier": tier["tier"], "phase": tier["phase"]}
+        stamped.append(json.dumps(line))
+    recorded.write_text("\n".join(stamped) + "\n", encoding="utf-8")
+    replayed = replay_eval([recorded], cascade(0.7, validators=WITH_READS), tmp_path / "replay", formats=JSON_ONLY)
+    for qid, items in cascade_events(replayed.traces, WALL).items():
+        for kind, data in items:
+            for tier in (data.get("result") or data).get("tiers") or () if kind in ("complete", "error") else ():
+                assert tier["runtime"] == {"n_threads": 1, "tier": tier["tier"], "phase": tier["phase"]}, qid
