@@ -87,14 +87,21 @@ class ModelConfig:
 
 
 class StreamingManager:
-    """What `agent.text_streaming_manager` / `agent.tool_streaming_manager` give:
-    a handle to stream through the cascade."""
+    """What `agent.text_streaming_manager` / `agent.tool_streaming_manager` give: a
+    handle to stream through the cascade. The text manager streams answers and refuses
+    tools (they would turn its events into tool events); the tool manager streams
+    ToolStreamEvents and needs tools, given here or in the cascade."""
 
     def __init__(self, agent: CascadeAgent, tools: bool) -> None:
         self.agent = agent
         self.tools = tools
 
     def stream(self, query: str, **kwargs: Any) -> AsyncIterator[StreamEvent]:
+        offered = bool(kwargs.get("tools")) or bool(self.agent.config.tools)
+        if self.tools and not offered:
+            raise UsageError("tool_streaming_manager.stream needs tools=[...] (or tools in the cascade)")
+        if not self.tools and kwargs.get("tools"):
+            raise UsageError("text_streaming_manager streams text only: use agent.tool_streaming_manager for tools")
         return self.agent.stream_events(query, **kwargs)
 
 
@@ -110,11 +117,14 @@ class CascadeAgent:
         defaults: Defaults | None = None,
         trace: str | os.PathLike[str] | TraceWriter | None = None,
         replay: ReplayDeck | None = None,
+        verbose: bool = False,
     ) -> None:
         """`replay`: re-run recorded calls instead of calling models. Every tier then
         streams from the deck's recordings (the `replay` provider) and the engine reads
         the deck's clock, so the events are what the recorded run's calls give under
-        this config. No model is called and no API key is needed."""
+        this config. No model is called and no API key is needed. `verbose`: log what
+        the library does (retries, fail-overs) to stderr at INFO; quiet by default."""
+        _set_verbosity(verbose)
         self.config = _build_config(models, config, quality, routing, tools, defaults)
         self._tools = _normalize(self.config.tools)
         check_tiers(self.config)
@@ -332,6 +342,21 @@ def _trace_writer(trace: str | os.PathLike[str] | TraceWriter | None) -> TraceWr
     if trace is None or isinstance(trace, TraceWriter):
         return trace
     return TraceWriter(trace)
+
+
+def _set_verbosity(verbose: bool) -> None:
+    import logging
+
+    logger = logging.getLogger("cascadectl")
+    if verbose:
+        if not any(getattr(h, "_cascadectl_verbose", False) for h in logger.handlers):
+            handler = logging.StreamHandler()
+            handler._cascadectl_verbose = True  # type: ignore[attr-defined]
+            handler.setFormatter(logging.Formatter("cascadectl: %(levelname)s %(name)s: %(message)s"))
+            logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    elif logger.level in (logging.NOTSET, logging.INFO):
+        logger.setLevel(logging.WARNING)
 
 
 def _first(*values: Any) -> Any:

@@ -221,3 +221,33 @@ def test_event_sequence_snapshot(snapshot, fakes: Fakes) -> None:
     fakes.script("small", {"text": "Maybe Lyon?", "logprob": -1.5, "usage": {"input": 9, "output": 3}})
     fakes.script("big", GOOD)
     assert normalised(collect(fakes.agent(), draft_mode="live")) == snapshot
+
+
+def test_the_two_streaming_managers_differ(fakes: Fakes) -> None:
+    from cascadectl.errors import UsageError
+
+    agent = fakes.agent()
+    tool = {"name": "get_weather", "description": "w", "parameters": {"type": "object", "properties": {}}}
+    with pytest.raises(UsageError, match="use agent.tool_streaming_manager"):
+        agent.text_streaming_manager.stream("q?", tools=[tool])  # type: ignore[union-attr]
+    with pytest.raises(UsageError, match="needs tools"):
+        agent.tool_streaming_manager.stream("q?")  # type: ignore[union-attr]
+
+
+def test_verbose_is_accepted_as_the_guide_writes_it(fakes: Fakes, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    quiet = fakes.agent(verbose=False)
+    assert quiet.models == ["small", "big"]
+    assert logging.getLogger("cascadectl").getEffectiveLevel() >= logging.WARNING
+    logger = logging.getLogger("cascadectl")
+    try:
+        fakes.agent(verbose=True)
+        assert logger.getEffectiveLevel() == logging.INFO
+        fakes.agent(verbose=True)
+        assert sum(getattr(h, "_cascadectl_verbose", False) for h in logger.handlers) == 1  # one handler, however often
+        fakes.agent(verbose=False)
+        assert logger.getEffectiveLevel() == logging.WARNING
+    finally:  # leave no handler behind for other tests
+        logger.handlers = [h for h in logger.handlers if not getattr(h, "_cascadectl_verbose", False)]
+        logger.setLevel(logging.NOTSET)

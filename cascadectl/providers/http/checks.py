@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from cascadectl.config.model import TierConfig
 from cascadectl.errors import ConfigError
-from cascadectl.providers.http.credentials import ANTHROPIC_BASE_URL, OPENAI_BASE_URL
+from cascadectl.providers.http.credentials import base_url
 
 OPENAI_OPTIONS = ("extra_body", "headers", "max_tokens_field")  # what tier.options may hold
 ANTHROPIC_OPTIONS = ("extra_body", "headers")
@@ -39,9 +39,9 @@ def check_options(tier: TierConfig, allowed: tuple[str, ...]) -> None:
 def check_openai(tier: TierConfig) -> str:
     """Options and base URL checked without a client or a key; returns the base URL."""
     check_options(tier, OPENAI_OPTIONS)
-    return check_base_url(tier, tier.base_url or OPENAI_BASE_URL)
+    return check_base_url(tier, base_url(tier))
 
 
 def check_anthropic(tier: TierConfig) -> str:
     check_options(tier, ANTHROPIC_OPTIONS)
-    return check_base_url(tier, tier.base_url or ANTHROPIC_BASE_URL)
+    return check_base_url(tier, base_url(tier))

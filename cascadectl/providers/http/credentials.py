@@ -13,6 +13,16 @@ from cascadectl.errors import MissingAPIKeyError
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+# The official SDKs' own variables for another endpoint: used when a tier sets no base_url.
+BASE_URL_ENV = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
+_DEFAULT_BASE = {"openai": OPENAI_BASE_URL, "anthropic": ANTHROPIC_BASE_URL}
+
+
+def base_url(tier: TierConfig) -> str:
+    """The tier's base_url; else the SDK's variable (OPENAI_BASE_URL, ANTHROPIC_BASE_URL)
+    when set; else the provider's own endpoint."""
+    env = BASE_URL_ENV.get(tier.provider)
+    return tier.base_url or (os.environ.get(env) if env else None) or _DEFAULT_BASE.get(tier.provider, "")
 
 
 def key_env(tier: TierConfig) -> str | None:
@@ -23,7 +33,7 @@ def key_env(tier: TierConfig) -> str | None:
         return tier.api_key_env
     if tier.provider == "anthropic":
         return DEFAULT_KEY_ENV["anthropic"]
-    if tier.provider == "openai" and (tier.base_url or OPENAI_BASE_URL).rstrip("/") == OPENAI_BASE_URL:
+    if tier.provider == "openai" and base_url(tier).rstrip("/") == OPENAI_BASE_URL:
         return DEFAULT_KEY_ENV["openai"]
     return None
 
@@ -37,6 +47,9 @@ def check_credentials(tier: TierConfig) -> None:
 def api_key(tier: TierConfig) -> str | None:
     variable = key_env(tier)
     if variable is None:
-        return None
+        # An endpoint named by OPENAI_BASE_URL gets OPENAI_API_KEY when it is set, as the
+        # SDK sends it; such servers (vLLM, llama.cpp, Ollama) may need none.
+        from_env = tier.base_url is None and tier.provider == "openai" and os.environ.get(BASE_URL_ENV["openai"])
+        return os.environ.get(DEFAULT_KEY_ENV["openai"]) or None if from_env else None
     check_credentials(tier)
     return os.environ[variable]
