@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-import random
 from dataclasses import dataclass, replace
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from cascadectl.config.model import COMPLEXITIES, CascadeConfig, ValidatorSpec
 from cascadectl.errors import UsageError
 from cascadectl.evals.replay import Replayed, replay_attempts
-from cascadectl.evals.scorers import score_answer
+from cascadectl.evals.tune_data import Figures, Item, Outcome, assign_folds, figures, usable_items
 from cascadectl.evals.tune_fit import auroc, fit_weights
 from cascadectl.traces.attempts import Attempts
 
@@ -57,56 +56,6 @@ class Target:
 
     def __str__(self) -> str:
         return f"{self.kind}={self.value:g}"
-
-
-@dataclass(frozen=True)
-class Item:
-    query_id: str
-    label: bool  # the recorded draft is right
-    verifier_correct: float  # the verifier-only answer's score
-    verifier_cost: float | None  # the verifier-only cost, measured
-    verifier_latency_ms: float
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One item replayed under one candidate."""
-
-    accepted: bool
-    correct: float
-    cost: float | None
-    latency_ms: float
-    score: float | None  # the first decision's score
-
-
-@dataclass(frozen=True)
-class Figures:
-    items: int
-    acceptance: float
-    quality: float
-    drafter_quality: float
-    verifier_quality: float
-    cost_per_query: float | None
-    verifier_cost_per_query: float | None
-    p50_latency_ms: float
-    verifier_p50_latency_ms: float
-    auroc: float | None
-
-    @property
-    def saving(self) -> float | None:
-        if self.cost_per_query is None or not self.verifier_cost_per_query:
-            return None
-        return 1.0 - self.cost_per_query / self.verifier_cost_per_query
-
-    @property
-    def gap_recovered(self) -> float | None:
-        gap = self.verifier_quality - self.drafter_quality
-        return None if gap <= 0 else (self.quality - self.drafter_quality) / gap
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dict(vars(self))
-        out.update(saving=self.saving, gap_recovered=self.gap_recovered)
-        return out
 
 
 @dataclass(frozen=True)
@@ -143,17 +92,17 @@ class Signal:
 
 
 def tune(config: CascadeConfig, attempts: Attempts, target: Target, folds: int = 5, seed: int = 0) -> TuneResult:
-    items, excluded, labels = _items(config, attempts)
+    items, excluded, labels = usable_items(config, attempts)
     if len(items) < 2 * folds:
         raise UsageError(f"tune: {len(items)} usable items for {folds} folds; record more (or pass --folds 2)")
-    fold_of = _folds(items, folds, seed)
+    fold_of = assign_folds(items, folds, seed)
     tables = [_fold_table(config, attempts, items, fold_of, k) for k in range(folds)]
     held_out = _cross_validated(tables, items, fold_of, target)
     frontier = tuple((a, _cross_validated(tables, items, fold_of, Target("acceptance", a))) for a in FRONTIER)
     final = _table(config, attempts, items, set(range(len(items))))
     choice = _choose(final, range(len(items)), items, target)
     tuned = with_decision(config, choice)
-    in_sample = _figures([final.outcomes[choice][i] for i in range(len(items))], items, range(len(items)))
+    in_sample = figures([final.outcomes[choice][i] for i in range(len(items))], items)
     signals = _signals(_replay(with_decision(config, Candidate((), 0.0)), attempts, items), items)
     return TuneResult(target, labels, len(items), excluded, folds, held_out, frontier, tuned, in_sample, signals)
 
@@ -195,75 +144,6 @@ def _tuned(spec: ValidatorSpec, candidate: Candidate) -> ValidatorSpec:
     return replace(tuned, options=options)
 
 
-# --- items and labels -----------------------------------------------------------------
-
-
-def _items(config: CascadeConfig, attempts: Attempts) -> tuple[list[Item], tuple[tuple[str, str], ...], str]:
-    first = config.tiers[0].name
-    items: list[Item] = []
-    excluded: list[tuple[str, str]] = []
-    kinds: set[str] = set()
-    for qid in attempts.order:
-        cascade, verifier = attempts.finished("cascade", qid), attempts.finished("verifier", qid)
-        why = _unusable(cascade, verifier, first)
-        if why:
-            excluded.append((qid, why))
-            continue
-        assert cascade is not None and verifier is not None
-        item = cascade.query["item"]
-        draft = next(d for d in cascade.decisions() if d.tier == first).draft
-        label, kind = _label(item, draft.text, draft.tool_calls, verifier.result or {})
-        kinds.add(kind)
-        verifier_score = float((verifier.score or {}).get("score") or 0.0)
-        cost = (verifier.result or {}).get("total_cost")
-        latency = float((verifier.result or {}).get("latency_ms") or 0.0)
-        items.append(Item(qid, label, verifier_score, None if cost is None else float(cost), latency))
-    labels = kinds.pop() if len(kinds) == 1 else "mixed"
-    return items, tuple(excluded), labels
-
-
-def _unusable(cascade: Any, verifier: Any, first: str) -> str:
-    if cascade is None:
-        return "no finished cascade run"
-    if not isinstance(cascade.query.get("item"), Mapping):
-        return "not an eval query"
-    if not any(d.tier == first for d in cascade.decisions()):
-        return f"no recorded draft from {first!r} (routed direct, or the drafter failed)"
-    if verifier is None or verifier.result is None:
-        return "no recorded verifier answer (run the eval with --baselines verifier)"
-    return ""
-
-
-def _label(item: Mapping[str, Any], text: str, calls: Sequence[Mapping[str, Any]], verifier: Mapping[str, Any]) -> tuple[bool, str]:
-    answer = {"content": text, "tool_calls": [_parsed(c) for c in calls]}
-    if "expected" in item:
-        return bool(score_answer(item, answer).correct), "reference"
-    shadow = {**item, "expected": str(verifier.get("content") or ""), "scorer": item.get("scorer") or "contains"}
-    return bool(score_answer(shadow, answer).correct), "shadow"
-
-
-def _parsed(call: Mapping[str, Any]) -> dict[str, Any]:
-    import json
-
-    try:
-        arguments = json.loads(str(call.get("raw_arguments") or "{}"))
-    except ValueError:
-        arguments = {}
-    return {"id": call.get("id"), "name": call.get("name"), "arguments": arguments}
-
-
-def _folds(items: Sequence[Item], folds: int, seed: int) -> list[int]:
-    """A fold per item, stratified by label so every fold sees right and wrong drafts."""
-    rng = random.Random(seed)
-    fold_of = [0] * len(items)
-    for label in (True, False):
-        members = [i for i, item in enumerate(items) if item.label is label]
-        rng.shuffle(members)
-        for n, i in enumerate(members):
-            fold_of[i] = n % folds
-    return fold_of
-
-
 # --- candidates, replayed ----------------------------------------------------------------
 
 
@@ -292,7 +172,7 @@ def _table(config: CascadeConfig, attempts: Attempts, items: Sequence[Item], tra
     candidates = [Candidate(weights, t) for t in thresholds]
     if any(v.type == "likelihood" for v in _validators(config)):
         candidates += _gated(config, attempts, items, train, weights, thresholds)
-    outcomes = {c: _outcomes(_replay(with_decision(config, c), attempts, items), items) for c in candidates}
+    outcomes = {c: _outcomes(_replay(with_decision(config, c), attempts, items)) for c in candidates}
     return _Table(tuple(candidates), outcomes)
 
 
@@ -331,7 +211,7 @@ def _first_score(replayed: Replayed) -> float | None:
     return None if first.get("score") is None else float(first["score"])
 
 
-def _outcomes(replayed: Sequence[Replayed], items: Sequence[Item]) -> list[Outcome]:
+def _outcomes(replayed: Sequence[Replayed]) -> list[Outcome]:
     out = []
     for r in replayed:
         result = r.result or {}
@@ -361,13 +241,13 @@ def _cross_validated(tables: Sequence[_Table], items: Sequence[Item], fold_of: S
         choice = _choose(table, train, items, target)
         held.update((i, table.outcomes[choice][i]) for i, f in enumerate(fold_of) if f == k)
     order = sorted(held)
-    return _figures([held[i] for i in order], [items[i] for i in order], range(len(order)))
+    return figures([held[i] for i in order], [items[i] for i in order])
 
 
 def _choose(table: _Table, train: Sequence[int], items: Sequence[Item], target: Target) -> Candidate:
-    figures = {c: _figures([table.outcomes[c][i] for i in train], [items[i] for i in train], range(len(train)))
-               for c in table.candidates}
-    return max(table.candidates, key=lambda c: _merit(figures[c], target))
+    measured = {c: figures([table.outcomes[c][i] for i in train], [items[i] for i in train])
+                for c in table.candidates}
+    return max(table.candidates, key=lambda c: _merit(measured[c], target))
 
 
 def _merit(f: Figures, target: Target) -> tuple[float, float]:
@@ -381,31 +261,6 @@ def _merit(f: Figures, target: Target) -> tuple[float, float]:
         met = saving >= target.value - 1e-12
         return (1.0, f.quality + 1e-6 * saving) if met else (0.0, saving)
     return (-abs(f.acceptance - target.value), f.quality + 1e-6 * saving)
-
-
-def _figures(outcomes: Sequence[Outcome], items: Sequence[Item], index: Sequence[int]) -> Figures:
-    n = len(outcomes)
-    costs = [o.cost for o in outcomes]
-    verifier_costs = [it.verifier_cost for it in items]
-    scores = [(o.score, it.label) for o, it in zip(outcomes, items) if o.score is not None]
-    return Figures(
-        items=n,
-        acceptance=sum(o.accepted for o in outcomes) / n,
-        quality=sum(o.correct for o in outcomes) / n,
-        drafter_quality=sum(it.label for it in items) / n,
-        verifier_quality=sum(it.verifier_correct for it in items) / n,
-        cost_per_query=None if any(c is None for c in costs) else sum(c for c in costs if c is not None) / n,
-        verifier_cost_per_query=None if any(c is None for c in verifier_costs) else sum(c for c in verifier_costs if c is not None) / n,
-        p50_latency_ms=_median([o.latency_ms for o in outcomes]),
-        verifier_p50_latency_ms=_median([it.verifier_latency_ms for it in items]),
-        auroc=auroc([s for s, _ in scores], [l for _, l in scores]),
-    )
-
-
-def _median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2.0
 
 
 def _validators(config: CascadeConfig) -> tuple[ValidatorSpec, ...]:
