@@ -28,7 +28,7 @@ from cascadectl.config.model import COMPLEXITIES, CascadeConfig, ValidatorSpec
 from cascadectl.errors import UsageError
 from cascadectl.evals.replay import Replayed, replay_attempts
 from cascadectl.evals.tune_data import Figures, Item, Outcome, assign_folds, figures, usable_items
-from cascadectl.evals.tune_fit import auroc, fit_weights
+from cascadectl.evals.tune_fit import fit_weights, ranked_auroc
 from cascadectl.traces.attempts import Attempts
 
 TARGETS = ("quality-drop", "saving", "acceptance")
@@ -120,7 +120,7 @@ def _signals(replayed: Sequence[Replayed], items: Sequence[Item]) -> tuple[Signa
         paid = reads if name == "likelihood" else []
         cost = sum(float(t.get("cost") or 0.0) for t in paid) / max(len(pairs), 1)
         latency = sum(float(t.get("latency_ms") or 0.0) for t in paid) / max(len(pairs), 1)
-        out.append(Signal(name, auroc([s for s, _ in pairs], [l for _, l in pairs]), len(pairs), cost, latency))
+        out.append(Signal(name, ranked_auroc([s for s, _ in pairs], [l for _, l in pairs]), len(pairs), cost, latency))
     return tuple(out)
 
 

@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 
 from cascadectl.config.model import CascadeConfig
 from cascadectl.evals.scorers import score_answer
-from cascadectl.evals.tune_fit import auroc
+from cascadectl.evals.tune_fit import ranked_auroc
 from cascadectl.traces.attempts import Attempts
 
 
@@ -142,7 +142,7 @@ def figures(outcomes: Sequence[Outcome], items: Sequence[Item]) -> Figures:
         verifier_cost_per_query=None if any(c is None for c in verifier_costs) else sum(c for c in verifier_costs if c is not None) / n,
         p50_latency_ms=_median([o.latency_ms for o in outcomes]),
         verifier_p50_latency_ms=_median([it.verifier_latency_ms for it in items]),
-        auroc=auroc([s for s, _ in scores], [l for _, l in scores]),
+        auroc=ranked_auroc([s for s, _ in scores], [l for _, l in scores]),
     )
 
 

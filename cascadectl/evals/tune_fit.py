@@ -1,5 +1,6 @@
 """The small statistics `tune` needs: a non-negative logistic fit for the soft checks'
-weights, and AUROC (how well a score ranks right drafts above wrong ones)."""
+weights, and AUROC (how well a score ranks right drafts above wrong ones), which is the
+reports' own."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -32,21 +33,10 @@ def fit_weights(features: Sequence[Mapping[str, float]], labels: Sequence[bool],
     return tuple((name, round(WEIGHT_SCALE * float(c) / top, 4)) for name, c in zip(names, coef))
 
 
-def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
-    """P(a right draft scores above a wrong one), ties counting half; None without both."""
-    right = [s for s, l in zip(scores, labels) if l]
-    wrong = [s for s, l in zip(scores, labels) if not l]
-    if not right or not wrong:
-        return None
-    ranked = sorted((s, i) for i, s in enumerate([*right, *wrong]))
-    ranks = [0.0] * len(ranked)
-    i = 0
-    while i < len(ranked):
-        j = i
-        while j + 1 < len(ranked) and ranked[j + 1][0] == ranked[i][0]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[ranked[k][1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
-    rank_sum = sum(ranks[: len(right)])
-    return (rank_sum - len(right) * (len(right) + 1) / 2.0) / (len(right) * len(wrong))
+def ranked_auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
+    """AUROC of plain sequences, by the reports' own rank-based computation."""
+    import pandas as pd
+
+    from cascadectl.reports.comparison import auroc
+
+    return auroc(pd.Series(list(scores), dtype=float), pd.Series(list(labels), dtype=bool))
