@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping, Sequence
 
 from cascadectl.cascade.engine import Engine, Query
-from cascadectl.cascade.preflight import check_tiers, normalize_tools_dicts as _normalize
+from cascadectl.cascade.preflight import check_budget, check_tiers, normalize_tools_dicts as _normalize
 from cascadectl.cascade.result import CascadeResult
 from cascadectl.config.model import (
     CascadeConfig,
@@ -129,6 +129,8 @@ class CascadeAgent:
         self._tools = _normalize(self.config.tools)
         check_tiers(self.config)
         self.prices = [resolve_price(t.model, t.price) for t in self.config.tiers]
+        if self.config.budget_usd is not None:
+            check_budget(self.config, self.prices, self.config.budget_usd, "budget_usd")
         self.decider = Decider(self.config.quality)
         self._trace = _trace_writer(trace)
         self._owns_trace = trace is not None and not isinstance(trace, TraceWriter)
@@ -170,6 +172,9 @@ class CascadeAgent:
         tool_choice: Any = None,
         messages: Sequence[Mapping[str, Any]] | None = None,
         *,
+        tool_executor: Any = None,
+        max_steps: int = 8,
+        budget_usd: float | None = None,
         system: str | None = None,
         draft_mode: str | None = None,
         trace: TraceWriter | QueryTrace | None = None,
@@ -180,16 +185,36 @@ class CascadeAgent:
         """Stream one query's events. Tracing: `trace` is a writer (a new query
         trace is started, its lines tagged with `trace_extra`) or a QueryTrace the
         caller made with `writer.query(...)` so it can append its own lines after;
-        `trace_query_data` is merged into the first line's data (e.g. an eval item)."""
+        `trace_query_data` is merged into the first line's data (e.g. an eval item).
+
+        `tool_executor` (a ToolExecutor, or anything with `async execute(call)`) runs the
+        tool loop (cascade/loop.py): the answer's tool calls are run and their results
+        sent back, each step a fresh cascade decision, for at most `max_steps` model
+        calls; its tools are offered when `tools` is not given. `budget_usd` caps what
+        the query (every step) may spend, overriding the cascade's `budget_usd`."""
+        budget = self.config.budget_usd if budget_usd is None else budget_usd
+        if budget_usd is not None:
+            check_budget(self.config, self.prices, budget_usd, "budget_usd=")
+        if tool_executor is not None and not tools:
+            tools = _executor_tools(tool_executor)
         q = self._query(query, messages, system, max_tokens, temperature, complexity_hint, force_direct, tools, tool_choice, draft_mode)
-        engine = Engine(self.config, self._provider, self.prices, self.decider, self._clock)
         writer = trace or self._trace
         qtrace = None
         if writer is not None:
             qtrace = writer if isinstance(writer, QueryTrace) else writer.query(query_id or f"q{next(self._ids)}", trace_extra)
             qtrace.start({**_query_params(q), **(trace_query_data or {})})
+        if tool_executor is not None:
+            from cascadectl.cascade.loop import LoopPlan, tool_loop
+
+            if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+                raise UsageError(f"max_steps must be a whole number >= 1, got {max_steps!r}")
+            plan = LoopPlan(tool_executor, max_steps, budget)
+            return tool_loop(self._engine, q, plan, qtrace, self._clock)
         # The engine's own generator, not a wrapper around it: one layer less per chunk.
-        return engine.stream(q, qtrace)
+        return self._engine(budget).stream(q, qtrace)
+
+    def _engine(self, budget: float | None) -> Engine:
+        return Engine(self.config, self._provider, self.prices, self.decider, self._clock, budget)
 
     async def run(self, query: str | None = None, **kwargs: Any) -> CascadeResult:
         """Run a query to the end and return what COMPLETE carries; raise if every tier failed."""
@@ -336,6 +361,14 @@ def _query_params(q: Query) -> dict[str, Any]:
         "tool_choice": None if q.tool_choice is None else str(q.tool_choice),
         "draft_mode": q.draft_mode,
     }
+
+
+def _executor_tools(executor: Any) -> list[dict[str, Any]]:
+    """The tools a ToolExecutor runs, as the schemas offered to the model."""
+    tools = getattr(executor, "tools", None)
+    if not tools:
+        raise UsageError("tool_executor= needs tools=[...] too (or a ToolExecutor, which knows its tools)")
+    return [t.to_dict() if hasattr(t, "to_dict") else dict(t) for t in tools]
 
 
 def _trace_writer(trace: str | os.PathLike[str] | TraceWriter | None) -> TraceWriter | None:

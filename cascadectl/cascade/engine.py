@@ -15,7 +15,7 @@ from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
 from cascadectl.cascade.events import EventMaker
 from cascadectl.cascade.signals import read_draft
-from cascadectl.cascade.tier_run import TierRun, total_cost
+from cascadectl.cascade.tier_run import CHARS_PER_TOKEN, TierRun, total_cost
 from cascadectl.cascade.routing import Route, route
 from cascadectl.config.model import CascadeConfig
 from cascadectl.errors import ProviderError
@@ -32,6 +32,7 @@ from cascadectl.traces.writer import QueryTrace
 Clock = Callable[[], float]  # seconds, monotonic; time.perf_counter live, the recorded times in a replay
 
 EARLY_FIRST_CHECK = 24  # characters of draft text before the first early-abort check
+BUDGET_OUTPUT_GUESS = 512  # output tokens assumed for an escalation with no max_tokens and nothing written yet
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,17 @@ class Engine:
         prices: Sequence[Price],
         decider: Decider,
         clock: Clock = time.perf_counter,
+        budget: float | None = None,
     ) -> None:
+        """`budget`: USD this query may spend; an escalation that would pass it is not
+        made (the draft so far is the answer, marked `budget_exhausted`). Every tier's
+        price must be known (preflight.check_budget)."""
         self.config = config
         self.provider = provider
         self.prices = prices
         self.decider = decider
         self.clock = clock
+        self.budget = budget
 
     async def stream(self, query: Query, trace: QueryTrace | None = None) -> AsyncIterator[StreamEvent]:
         """All of a query's events. The per-chunk path lives in this one generator on
@@ -162,6 +168,7 @@ class _QueryState:
         self.signals: dict[str, ScoredText] = {}
         self.first_shown: float | None = None
         self.decision: Decision | None = None
+        self.budget_exhausted = False
         self.done = False
         self.prompt_chars = sum(len(str(m.get("content") or "")) for m in query.messages)
         self.tool_schemas = {t["name"]: t.get("parameters") or {} for t in query.tools}
@@ -271,13 +278,33 @@ class _QueryState:
         out = [self.events.make(self.events.decision, record.to_dict(), run.tier.model, run.phase)]
         if not decision.accepted:
             run.finish("aborted" if abort else "rejected")
-            out.append(self._switch(run, index, decision.reason, "early_abort" if abort else "rejected"))
-            return out
-        run.finish("accepted")
+            if not self._over_budget(run, index):
+                out.append(self._switch(run, index, decision.reason, "early_abort" if abort else "rejected"))
+                return out
+            self.budget_exhausted = True  # the rejected draft is the best answer the budget allows
+        else:
+            run.finish("accepted")
         if held and self.first_shown is None:
             self.first_shown = self.clock()
         self.done = True
         return [*out, *held, self._complete()]
+
+    def _over_budget(self, run: TierRun, index: int) -> bool:
+        """Would calling the next tier pass the budget? Its cost is priced from this call:
+        the same prompt tokens at the next tier's input price, and the request's
+        max_tokens (else as many tokens as this tier wrote, else BUDGET_OUTPUT_GUESS)
+        at its output price."""
+        budget = self.engine.budget
+        if budget is None:
+            return False
+        usage = run.usage()
+        prompt = usage.input_tokens or self.prompt_chars // CHARS_PER_TOKEN
+        output = self.request(index + 1, run).max_tokens or usage.output_tokens or BUDGET_OUTPUT_GUESS
+        spent = total_cost(self.spent)
+        step = cost_usd(Usage(prompt, output, 0, True), self.engine.prices[index + 1])
+        if spent is None or step is None:  # prices are checked before any query; unknown is never zero
+            return True
+        return spent + step > budget
 
     def _switch(self, run: TierRun, index: int, reason: str, kind: str) -> StreamEvent:
         nxt = self.config.tiers[index + 1]
@@ -289,12 +316,14 @@ class _QueryState:
         run.error = exc.to_dict()
         run.finish("failed")
         reason = f"provider error ({exc.kind}): {exc}"
-        if index < self.last:
+        over = index < self.last and self._over_budget(run, index)
+        if index < self.last and not over:
             return [self._switch(run, index, reason, "provider_error")]
         self.done = True
         errors = [{"tier": r.tier.name, **r.error} for r in self.runs if r.error]
+        message = f"the budget left no tier to fail over to; {reason}" if over else f"every tier failed; last: {reason}"
         record = ErrorRecord(
-            f"every tier failed; last: {reason}", exc.kind, errors, [r.record() for r in self.spent],
+            message, "budget_exhausted" if over else exc.kind, errors, [r.record() for r in self.spent],
             total_cost(self.spent), run.shown > 0, run.draft_record() if run.started_output else None,
         )
         return [self.events.make(self.events.error, record.to_dict(), run.tier.model, run.phase)]
@@ -330,6 +359,7 @@ class _QueryState:
             input_tokens=sum(u.input_tokens for u in usages),
             output_tokens=sum(u.output_tokens for u in usages),
             tokens_estimated=any(u.estimated for u in usages),
+            budget_exhausted=self.budget_exhausted,
         )
 
     def _verifier_only(self) -> tuple[float | None, bool]:

@@ -15,6 +15,26 @@ def preflight(config: CascadeConfig) -> None:
     normalize_tools_dicts(config.tools)
     Decider(config.quality)
     check_tiers(config)
+    if config.budget_usd is not None:
+        from cascadectl.pricing import resolve_price
+
+        check_budget(config, [resolve_price(t.model, t.price) for t in config.tiers], config.budget_usd, "budget_usd")
+
+
+def check_budget(config: CascadeConfig, prices: Sequence[Any], budget: Any, where: str) -> None:
+    """A budget needs every tier's price: an unknown price is unknown, never zero, so a
+    cap over it could not be kept. Raises ConfigError naming the tier."""
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget < 0:
+        raise ConfigError(f"{where}: expected a cost in USD >= 0, got {budget!r}")
+    source = f"{config.source}: " if config.source and where == "budget_usd" else ""
+    for tier, price in zip(config.tiers, prices):
+        missing = [name for name in ("input", "output") if getattr(price, name) is None]
+        if missing:
+            raise ConfigError(
+                f"{source}{where} {budget:g} needs every tier's price, but tier {tier.name!r} (model {tier.model}) "
+                f"has no known {' or '.join(missing)} price: set `price: {{input: ..., output: ...}}` (USD per 1M "
+                "tokens) on it, or drop the budget"
+            )
 
 
 def check_tiers(config: CascadeConfig) -> None:

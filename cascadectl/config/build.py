@@ -31,6 +31,7 @@ def build_cascade(data: Mapping[str, Any], source: str | None, default_name: str
         defaults=Defaults(**_floats(data.get("defaults", {}), "temperature")),
         gates=dict(data.get("gates", {})),
         source=source,
+        budget_usd=None if data.get("budget_usd") is None else float(data["budget_usd"]),
     )
 
 

@@ -109,6 +109,7 @@ class CascadeConfig:
     defaults: Defaults = field(default_factory=Defaults)
     gates: Mapping[str, Any] = field(default_factory=dict)
     source: str | None = None  # the file it was loaded from
+    budget_usd: float | None = None  # what one query (every tool-loop step) may spend; escalations past it are not made
 
     def tier(self, name: str) -> TierConfig:
         for tier in self.tiers:

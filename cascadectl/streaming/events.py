@@ -24,6 +24,9 @@ class ToolStreamEventType(str, Enum):
     TOOL_CALL_START = "tool_call_start"
     TOOL_CALL_DELTA = "tool_call_delta"
     TOOL_CALL_COMPLETE = "tool_call_complete"
+    TOOL_EXECUTING = "tool_executing"  # the tool loop: a call of the accepted answer starts running
+    TOOL_RESULT = "tool_result"  # ... and returned; its result goes back to the model
+    TOOL_ERROR = "tool_error"  # ... or failed (raised, timed out, invalid arguments); the model is told
     DRAFT_DECISION = "draft_decision"
     SWITCH = "switch"
     COMPLETE = "complete"
@@ -35,9 +38,10 @@ _EMPTY: Mapping[str, Any] = {}
 
 
 class StreamEvent:
-    """type, content (text for chunks), data, and the model and phase it belongs to."""
+    """type, content (text for chunks), data, the model and phase it belongs to, and
+    its step: 0, or in the tool loop the index of the model call it belongs to."""
 
-    __slots__ = ("type", "content", "data", "model", "phase")
+    __slots__ = ("type", "content", "data", "model", "phase", "step")
 
     def __init__(
         self,
@@ -46,17 +50,19 @@ class StreamEvent:
         data: dict[str, Any] | None = None,
         model: str | None = None,
         phase: str | None = None,
+        step: int = 0,
     ) -> None:
         self.type = type
         self.content = content
         self.data = data if data is not None else {}
         self.model = model
         self.phase = phase
+        self.step = step
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(type={self.type.name}, content={self.content!r}, "
-            f"model={self.model!r}, phase={self.phase!r}, data={self.data!r})"
+            f"model={self.model!r}, phase={self.phase!r}, step={self.step}, data={self.data!r})"
         )
 
     def __eq__(self, other: object) -> bool:
@@ -70,6 +76,7 @@ class StreamEvent:
             "content": self.content,
             "model": self.model,
             "phase": self.phase,
+            "step": self.step,
             "data": self.data,
         }
 
@@ -81,6 +88,7 @@ class StreamEvent:
             dict(raw.get("data") or {}),
             raw.get("model"),
             raw.get("phase"),
+            int(raw.get("step") or 0),
         )
 
 
@@ -97,8 +105,9 @@ class ToolStreamEvent(StreamEvent):
         model: str | None = None,
         phase: str | None = None,
         delta: str | None = None,
+        step: int = 0,
     ) -> None:
-        super().__init__(type, content, data, model, phase)  # type: ignore[arg-type]
+        super().__init__(type, content, data, model, phase, step)  # type: ignore[arg-type]
         self.delta = delta
 
     @property
@@ -120,4 +129,5 @@ class ToolStreamEvent(StreamEvent):
             raw.get("model"),
             raw.get("phase"),
             raw.get("delta"),
+            int(raw.get("step") or 0),
         )

@@ -87,6 +87,11 @@ class ToolExecutor:
     def tool_names(self) -> tuple[str, ...]:
         return tuple(self._tools)
 
+    @property
+    def tools(self) -> tuple[ToolConfig, ...]:
+        """The tools it runs: what the tool loop offers the model when given no `tools`."""
+        return tuple(self._tools.values())
+
     async def execute(self, call: ToolCall | Mapping[str, Any], *, timeout_s: float | None = None) -> ToolResult:
         started = self._clock()
         try:

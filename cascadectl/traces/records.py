@@ -52,6 +52,7 @@ class TierRecord:
     finish_reason: str | None = None
     error: dict[str, Any] | None = None
     runtime: dict[str, Any] | None = None  # what the provider reports of how it ran
+    step: int = 0  # the tool loop: the step (model call) it belongs to
 
     def to_dict(self) -> dict[str, Any]:
         return _shallow(self)
@@ -172,6 +173,34 @@ class ErrorRecord:
 
 
 @dataclass(frozen=True)
+class StepRecord:
+    """One step of the tool loop: one cascade decision, its answer, and the tools it ran."""
+
+    step: int
+    model_used: str
+    tier_used: str
+    draft_accepted: bool
+    total_cost: float | None
+    verifier_only_cost: float | None
+    latency_ms: float
+    input_tokens: int
+    output_tokens: int
+    content: str = ""
+    tool_calls: Sequence[Mapping[str, Any]] = ()  # {id, name, arguments} the answer asked for
+    tool_results: Sequence[Mapping[str, Any]] = ()  # {id, name, content, error, execution_time_ms} per call run
+    budget_exhausted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out = _shallow(self)
+        out["tool_calls"], out["tool_results"] = [dict(c) for c in self.tool_calls], [dict(r) for r in self.tool_results]
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> StepRecord:
+        return cls(**_known(cls, raw))
+
+
+@dataclass(frozen=True)
 class CascadeResult:
     """The result of one query: what COMPLETE carries and what run() returns."""
 
@@ -194,10 +223,20 @@ class CascadeResult:
     input_tokens: int = 0
     output_tokens: int = 0
     tokens_estimated: bool = False
+    budget_exhausted: bool = False  # escalating would have passed the budget: this is the best answer so far
+    stop_reason: str | None = None  # the tool loop: answered | max_steps | budget_exhausted
+    steps: list[dict[str, Any]] = field(default_factory=list)  # the tool loop: StepRecord.to_dict() per step
 
     @property
     def cascaded(self) -> bool:
-        return len(self.tiers) > 1
+        """A tier after the first was called for one of the steps (one step without the loop)."""
+        seen: set[int] = set()
+        for tier in self.tiers:
+            step = int(tier.get("step") or 0)
+            if step in seen:
+                return True
+            seen.add(step)
+        return False
 
     @property
     def savings(self) -> float | None:

@@ -229,7 +229,7 @@ def test_problems_are_all_reported_in_one_pass() -> None:
     messages = [i.message for i in check_cascade_text(text).issues]
     assert len(messages) == 3
     assert messages[2] == (
-        "unknown key 'extra' (expected one of: $schema, version, name, description, tiers, "
+        "unknown key 'extra' (expected one of: $schema, version, name, description, budget_usd, tiers, "
         "routing, quality, tools, defaults, gates)"
     )
 

@@ -116,6 +116,8 @@ def anthropic_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, 
 
 def _add_tool_result(out: list[dict[str, Any]], message: Mapping[str, Any]) -> None:
     block = {"type": "tool_result", "tool_use_id": message.get("tool_call_id"), "content": message.get("content")}
+    if message.get("is_error"):
+        block["is_error"] = True
     last = out[-1] if out else None
     if last and last.get("role") == "user" and isinstance(last.get("content"), list):
         last["content"].append(block)

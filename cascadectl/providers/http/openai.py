@@ -99,6 +99,7 @@ def _put(body: dict[str, Any], key: str, value: Any) -> None:
 
 def _message(message: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(message)
+    out.pop("is_error", None)  # the neutral tool message's flag; OpenAI reads the error from the content
     calls = out.get("tool_calls")
     if calls:  # neutral {id, name, arguments} calls become OpenAI's function calls
         out["tool_calls"] = [call if "function" in call else _openai_call(call) for call in calls]

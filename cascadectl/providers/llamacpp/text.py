@@ -17,7 +17,7 @@ DEFAULT_TURN_TEMPLATE = "Question: {user}\nAnswer: {assistant}\n\n"
 def message_text(message: Mapping[str, Any]) -> str:
     """A message's content as plain text (OpenAI-style content parts are joined)."""
     content = message.get("content")
-    if isinstance(content, str):
+    if isinstance(content, str) and (content or not message.get("tool_calls")):
         return content
     if isinstance(content, list):
         return "".join(_part_text(part) for part in content)
