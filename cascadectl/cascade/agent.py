@@ -208,7 +208,8 @@ class CascadeAgent:
 
             if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
                 raise UsageError(f"max_steps must be a whole number >= 1, got {max_steps!r}")
-            plan = LoopPlan(tool_executor, max_steps, budget)
+            on_step = self._replay.at_step if self._replay is not None else None
+            plan = LoopPlan(tool_executor, max_steps, budget, on_step)
             return tool_loop(self._engine, q, plan, qtrace, self._clock)
         # The engine's own generator, not a wrapper around it: one layer less per chunk.
         return self._engine(budget).stream(q, qtrace)

@@ -45,6 +45,7 @@ class LoopPlan:
     executor: ToolRunner
     max_steps: int = 8
     budget: float | None = None  # USD for the whole task, every step included
+    on_step: Callable[[int, list[dict[str, Any]]], None] | None = None  # (step, calls so far): a replay's deck
 
 
 async def tool_loop(
@@ -62,6 +63,8 @@ async def tool_loop(
         if step and loop.budget_spent():
             yield loop.finish(loop.last_event, "budget_exhausted", trace)
             return
+        if plan.on_step is not None:
+            plan.on_step(step, [dict(c) for r in loop.records for c in r.tool_calls])
         final: StreamEvent | None = None
         engine = make_engine(loop.budget_left())
         async with aclosing(engine.stream(loop.query(), _StepTrace(trace) if trace else None)) as events:
@@ -147,8 +150,8 @@ class _Loop:
         events, summaries = [], []
         for call, outcome in zip(calls, outcomes):
             content = outcome.content_text()
-            summary = {"id": call.get("id"), "name": call.get("name"), "content": content,
-                       "error": outcome.error, "execution_time_ms": outcome.execution_time_ms}
+            summary = {"id": call.get("id"), "name": call.get("name"), "arguments": call.get("arguments"),
+                       "content": content, "error": outcome.error, "execution_time_ms": outcome.execution_time_ms}
             summaries.append(summary)
             if outcome.error is None:
                 events.append(self._event(T.TOOL_RESULT, {**summary, "result": outcome.result}, final))

@@ -2,8 +2,8 @@
 
 Progress goes to stderr (a `\\r` bar on a terminal, a plain line every few
 seconds otherwise); the summary table and the report paths go to stdout.
-Exit codes: 0 ok, 1 a gate failed, 2 bad input, 130 interrupted (after the
-partial report is written).
+Exit codes: 0 ok, 1 a gate failed, 2 bad input, 4 stopped at --max-cost, 130
+interrupted (both after the partial report is written; --resume continues).
 """
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ def eval_command(
     max_error_rate: Optional[str] = typer.Option(None, "--max-error-rate", help="Largest share of queries ending in an error."),
     replay: bool = typer.Option(False, "--replay", help="Re-decide the drafts recorded in TRACES under --cascade, calling no model."),
     formats: Optional[str] = typer.Option(None, "--format", "-f", help="Report formats, comma-separated: json,md,csv,junit,html (default all)."),
+    tools: Optional[str] = typer.Option(None, "--tools", help="module:attr naming a ToolExecutor (or ToolConfigs, functions): every item runs the tool loop with it."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop the run (resumable) once it has spent this many USD; every tier's price must be known."),
 ) -> int:
     """Run an evalset through a cascade, or (--replay) re-decide recorded traces."""
     from cascadectl.reports.report import FORMATS, parse_formats
@@ -56,7 +58,7 @@ def eval_command(
         "max_p95_latency_increase": max_p95_latency_increase, "max_error_rate": max_error_rate,
     }
     if replay:
-        _refuse_with_replay(resume=resume, limit=limit, tag=tag, baselines=baselines)
+        _refuse_with_replay(resume=resume, limit=limit, tag=tag, baselines=baselines, tools=tools, max_cost=max_cost)
     elif len(paths) != 1:
         raise UsageError(f"give one evalset (got {len(paths)} paths); to re-decide traces use --replay")
     from cascadectl.config.loader import load_cascade
@@ -66,7 +68,13 @@ def eval_command(
     gating = _prepare_gates(request, config, cascade)
     if replay:
         return _replay(paths, config, cascade, out, chosen, gating)
-    return _run(paths[0], config, cascade, out, chosen, gating, concurrency=concurrency, resume=resume, limit=limit, tags=tag, baselines=baselines)
+    executor = None
+    if tools is not None:
+        from cascadectl.tools.loading import load_tools
+
+        executor = load_tools(tools)
+    return _run(paths[0], config, cascade, out, chosen, gating, concurrency=concurrency, resume=resume, limit=limit,
+                tags=tag, baselines=baselines, tools=executor, max_cost=max_cost)
 
 
 class _Gating(NamedTuple):
@@ -111,8 +119,14 @@ def _run(
     finally:
         bar.close()
     _print_result(summary.report, summary.report_paths)
+    again = f"cascadectl eval {evalset} --resume --out {out_dir}"
+    if summary.stopped_by == "max_cost":
+        spent = summary.progress.cost
+        print(f"cascadectl: stopped at --max-cost {options['max_cost']:g} USD (spent {spent:.6f}); partial report "
+              f"written. Continue with: {again} --max-cost <USD>", file=sys.stderr)
+        return 4
     if summary.interrupted:
-        print(f"cascadectl: interrupted; partial report written. Continue with: cascadectl eval {evalset} --resume --out {out_dir}", file=sys.stderr)
+        print(f"cascadectl: interrupted; partial report written. Continue with: {again}", file=sys.stderr)
         return 130
     return _gates(summary.report, gating)
 

@@ -1,7 +1,7 @@
 """The `cascadectl` command: parse, dispatch, and map failures to exit codes.
 
 Exit codes: 0 ok, 1 gate failed or the work itself failed (every tier failed),
-2 usage/config/input error, 3 unexpected crash, 130 interrupted.
+2 usage/config/input error, 3 unexpected crash, 4 eval stopped at --max-cost, 130 interrupted.
 """
 from __future__ import annotations
 

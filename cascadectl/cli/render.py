@@ -66,7 +66,20 @@ class Renderer:
 
     def on_routing(self, event: StreamEvent) -> None:
         d = event.data
-        self.note(f"→ route: {d['strategy']} to {d['tier']} · complexity {d['complexity']} ({d['complexity_source']}) · {d['reason']}")
+        step = f"step {event.step} " if event.step else ""
+        self.note(f"→ {step}route: {d['strategy']} to {d['tier']} · complexity {d['complexity']} ({d['complexity_source']}) · {d['reason']}")
+
+    def on_tool_executing(self, event: StreamEvent) -> None:
+        call = event.data["tool_call"]
+        self.note(f"▶ running {call['name']}({json.dumps(call.get('arguments'), ensure_ascii=False)})", "cyan")
+
+    def on_tool_result(self, event: StreamEvent) -> None:
+        d = event.data
+        self.note(f"◀ {d['name']} returned {_short(d['content'])} in {d['execution_time_ms']:.0f} ms", "cyan")
+
+    def on_tool_error(self, event: StreamEvent) -> None:
+        d = event.data
+        self.note(f"✗ {d['name']} failed: {d['error']} (the model is told)", "yellow")
 
     def on_draft_decision(self, event: StreamEvent) -> None:
         d = event.data
@@ -118,8 +131,15 @@ class Renderer:
 
 
 def summary_line(result: dict[str, Any]) -> str:
-    tiers = " → ".join(f"{t['tier']}:{t['status']}" for t in result["tiers"])
+    by_step: dict[int, list[str]] = {}
+    for t in result["tiers"]:
+        by_step.setdefault(int(t.get("step") or 0), []).append(f"{t['tier']}:{t['status']}")
+    tiers = " | ".join(" → ".join(names) for names in by_step.values())
     parts = [f"{tiers}", f"cost {_usd(result['total_cost'])}"]
+    if result.get("steps"):
+        parts.insert(0, f"{len(result['steps'])} steps ({result.get('stop_reason')})")
+    if result.get("budget_exhausted"):
+        parts.append("budget exhausted: best answer so far")
     baseline = result.get("verifier_only_cost")
     if baseline is not None:
         marker = " est." if result.get("verifier_only_cost_estimated") else ""
@@ -132,6 +152,11 @@ def summary_line(result: dict[str, Any]) -> str:
     est = " est." if result.get("tokens_estimated") else ""
     parts.append(f"tokens {result['input_tokens']} in / {result['output_tokens']} out{est}")
     return "■ " + " · ".join(parts)
+
+
+def _short(text: str, limit: int = 70) -> str:
+    one = " ".join(str(text).split())
+    return repr(one if len(one) <= limit else one[: limit - 3] + "...")
 
 
 def _usd(value: float | None) -> str:

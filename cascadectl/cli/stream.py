@@ -22,8 +22,10 @@ def stream(
     force_direct: bool = typer.Option(False, "--force-direct", help="Skip drafting: go to the direct tier."),
     system: Optional[str] = typer.Option(None, "--system", help="System prompt."),
     live: Optional[bool] = typer.Option(None, "--live/--buffered", help="Stream drafts live, or hold them until accepted."),
-    tools: Optional[Path] = typer.Option(None, "--tools", help="YAML/JSON file with a list of tools."),
+    tools: Optional[str] = typer.Option(None, "--tools", help="A YAML/JSON file listing tools to offer, or module:attr naming a ToolExecutor (or ToolConfigs, functions) to run the tool loop with."),
     tool_choice: Optional[str] = typer.Option(None, "--tool-choice", help="auto|required|none|<tool name>"),
+    max_steps: int = typer.Option(8, "--max-steps", min=1, help="The tool loop's cap on model calls."),
+    budget: Optional[float] = typer.Option(None, "--budget", min=0.0, help="USD this query may spend (overrides budget_usd)."),
 ) -> int:
     """Stream one query through a cascade: answer on stdout, decisions and costs on stderr."""
     from cascadectl.cascade.agent import CascadeAgent
@@ -33,16 +35,20 @@ def stream(
     if not text.strip():
         raise UsageError("the query is empty")
     agent = CascadeAgent.from_yaml(cascade)
+    offered, executor = _tools_option(tools)
     kwargs: dict[str, Any] = dict(
         max_tokens=max_tokens,
         temperature=temperature,
         complexity_hint=complexity_hint,
         force_direct=force_direct,
-        tools=load_tools_file(tools) if tools else None,
+        tools=offered,
         tool_choice=tool_choice,
         system=system,
         draft_mode=None if live is None else ("live" if live else "buffered"),
+        budget_usd=budget,
     )
+    if executor is not None:
+        kwargs.update(tool_executor=executor, max_steps=max_steps)
     writer = TraceWriter(trace) if trace else None
     try:
         import asyncio  # here, not at the top: `cascadectl --help` should not pay for it
@@ -69,6 +75,18 @@ async def _run(agent: Any, text: str, kwargs: dict[str, Any], json_out: bool, wr
     finally:
         await agent.aclose()
     return 1 if failed or renderer.failed else 0
+
+
+def _tools_option(value: str | None) -> tuple[list[Any] | None, Any]:
+    """(tools to offer, executor): a file of tool schemas, or module:attr for the tool loop."""
+    if value is None:
+        return None, None
+    path = Path(value)
+    if path.exists() or ":" not in value or path.suffix.lower() in (".yaml", ".yml", ".json"):
+        return load_tools_file(path), None
+    from cascadectl.tools.loading import load_tools
+
+    return None, load_tools(value)
 
 
 def load_tools_file(path: Path) -> list[Any]:

@@ -43,6 +43,9 @@ class EvalItem:
     tags: tuple[str, ...] = ()
     complexity_hint: str | None = None
     max_tokens: int | None = None
+    tool_results: tuple[Mapping[str, Any], ...] = ()  # canned: {name, arguments?, result | error}; runs the tool loop
+    expected_calls: tuple[Mapping[str, Any], ...] = ()  # {name, arguments?} the task must have called, in any step
+    max_steps: int | None = None
     line: int = 0  # where it came from, for messages
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,6 +61,12 @@ class EvalItem:
             out["tool_choice"] = self.tool_choice
         if self.max_tokens is not None:
             out["max_tokens"] = self.max_tokens
+        if self.tool_results:
+            out["tool_results"] = [dict(r) for r in self.tool_results]
+        if self.expected_calls:
+            out["expected_calls"] = [dict(c) for c in self.expected_calls]
+        if self.max_steps is not None:
+            out["max_steps"] = self.max_steps
         return out
 
     @classmethod
@@ -75,6 +84,9 @@ class EvalItem:
             tags=tuple(raw.get("tags") or ()),
             complexity_hint=raw.get("complexity_hint"),
             max_tokens=raw.get("max_tokens"),
+            tool_results=tuple(dict(r) for r in raw.get("tool_results") or ()),
+            expected_calls=tuple(dict(c) for c in raw.get("expected_calls") or ()),
+            max_steps=raw.get("max_steps"),
             line=line,
         )
 

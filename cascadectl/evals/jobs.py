@@ -45,8 +45,11 @@ def kind_config(config: CascadeConfig, kind: str) -> CascadeConfig:
     return replace(config, tiers=(tier,), name=f"{config.name}:{kind}")
 
 
-def query_args(item: EvalItem) -> dict[str, Any]:
-    return {
+def query_args(item: EvalItem, tools: Any = None) -> dict[str, Any]:
+    """The item as stream_events arguments. An item with canned `tool_results`, or any
+    item when the run has `tools` (a ToolExecutor, `--tools`), runs the tool loop; a
+    call the canned results do not cover goes to `tools`."""
+    args: dict[str, Any] = {
         "query": item.query,
         "messages": [dict(m) for m in item.messages] or None,
         "complexity_hint": item.complexity_hint,
@@ -54,15 +57,23 @@ def query_args(item: EvalItem) -> dict[str, Any]:
         "tool_choice": item.tool_choice,
         "max_tokens": item.max_tokens,
     }
+    if item.tool_results or tools is not None:
+        from cascadectl.tools.canned import CannedTools
+
+        args["tool_executor"] = CannedTools(item.tool_results, tools) if item.tool_results else tools
+        if item.max_steps is not None:
+            args["max_steps"] = item.max_steps
+    return args
 
 
 async def run_job(
-    job: Job, agent: Any, writer: TraceWriter, judges: Judges, labels: Mapping[str, Any] | None = None
+    job: Job, agent: Any, writer: TraceWriter, judges: Judges, labels: Mapping[str, Any] | None = None,
+    tools: Any = None,
 ) -> Outcome:
     """`labels` (e.g. evalset and cascade names) go into the query line next to the item."""
     item = job.item
     qtrace = writer.query(item.id, {"run": job.kind})
-    result, error = await _stream(agent, item, qtrace, {**(labels or {}), "item": item.to_dict()})
+    result, error = await _stream(agent, item, qtrace, {**(labels or {}), "item": item.to_dict()}, tools)
     verdict = None
     if item.scorer == "judge" and result is not None:
         verdict = await judges.ask(item, str(result.get("content") or ""))
@@ -76,13 +87,13 @@ async def run_job(
 
 
 async def _stream(
-    agent: Any, item: EvalItem, qtrace: QueryTrace, query_data: Mapping[str, Any]
+    agent: Any, item: EvalItem, qtrace: QueryTrace, query_data: Mapping[str, Any], tools: Any
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """(result, None) or (None, error data). A problem with this one query (bad
     input for it) is recorded as its error; a broken setup (ConfigError) stops the run."""
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
-    events = agent.stream_events(**query_args(item), trace=qtrace, trace_query_data=query_data)
+    events = agent.stream_events(**query_args(item, tools), trace=qtrace, trace_query_data=query_data)
     try:
         async with aclosing(events) as stream:
             async for event in stream:

@@ -38,6 +38,8 @@ class RunPlan:
     agents: Mapping[str, Any]  # run kind -> CascadeAgent
     judges: Judges
     labels: Mapping[str, str]  # evalset and cascade names, put in every query line
+    tools: Any = None  # a ToolExecutor for every item (`--tools`), or None
+    max_cost: float | None = None  # USD this session may spend (`--max-cost`)
 
 
 def plan_run(
@@ -50,21 +52,28 @@ def plan_run(
     limit: int | None,
     tags: Sequence[str],
     baselines: Sequence[str],
+    tools: Any = None,
+    max_cost: float | None = None,
 ) -> RunPlan:
     _check_numbers(concurrency, limit)
+    if max_cost is not None and (isinstance(max_cost, bool) or max_cost <= 0):
+        raise UsageError(f"--max-cost must be a positive amount of USD, got {max_cost}")
     kinds = ("cascade", *check_baselines(baselines))
     config = cascade_config(cascade)
     items = select_items(load_evalset(Path(evalset)), tags, limit, Path(evalset))
     judges = Judges(config)
     judges.check(items)
     agents = _agents(config, kinds)
+    if max_cost is not None:
+        _check_prices(agents, max_cost)
     manifest = _manifest(config, Path(evalset), kinds, tags, limit)
     run_id, scored = _prior(out_dir, resume, manifest)
     jobs = tuple(Job(kind, item) for item in items for kind in kinds if (kind, item.id) not in scored)
     _write_manifest(out_dir, {**manifest, "run_id": run_id})
     skipped = len(items) * len(kinds) - len(jobs)
     labels = {"evalset": manifest["evalset"], "cascade": manifest["cascade"]}
-    return RunPlan(config, out_dir, out_dir / TRACES_NAME, run_id, jobs, skipped, concurrency, agents, judges, labels)
+    return RunPlan(config, out_dir, out_dir / TRACES_NAME, run_id, jobs, skipped, concurrency, agents, judges, labels,
+                   tools, max_cost)
 
 
 def check_baselines(baselines: Sequence[str]) -> tuple[str, ...]:
@@ -105,6 +114,15 @@ def _agents(config: CascadeConfig, kinds: Sequence[str]) -> dict[str, Any]:
     from cascadectl.cascade.agent import CascadeAgent
 
     return {kind: CascadeAgent(config=kind_config(config, kind)) for kind in kinds}
+
+
+def _check_prices(agents: Mapping[str, Any], max_cost: float) -> None:
+    """A spending cap counts every call's cost: a tier with an unknown price would count
+    as nothing, so it is refused before the run."""
+    from cascadectl.cascade.preflight import check_budget
+
+    for agent in agents.values():
+        check_budget(agent.config, agent.prices, max_cost, "--max-cost")
 
 
 def _manifest(config: CascadeConfig, evalset: Path, kinds: Sequence[str], tags: Sequence[str], limit: int | None) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from typing import Any, Mapping, Sequence
 from cascadectl.config.model import CascadeConfig
 from cascadectl.errors import NotReplayableError, UsageError
 from cascadectl.evals.plan import DEFAULT_FORMATS, TRACES_NAME, cascade_config
-from cascadectl.evals.replay_sources import reads, recordings
+from cascadectl.evals.replay_sources import reads, recorded_steps, recordings
 from cascadectl.evals.scorers import score_answer
 from cascadectl.traces.attempts import Attempt, Attempts, read_attempts, trace_paths
 from cascadectl.traces.recording import ReplayDeck
@@ -122,10 +122,18 @@ async def _replay_one(
         if not isinstance(item, Mapping):
             raise NotReplayableError("not an eval trace line (the query line has no evalset item)")
         drafter, verifier = attempts.finished("drafter", qid), attempts.finished("verifier", qid)
-        deck.load(recordings(agent.config, attempt, drafter, verifier), reads(attempt))
+        loop: dict[str, Any] = {}
+        if attempt.looped:
+            from cascadectl.tools.canned import CannedTools
+
+            deck.load_steps(recorded_steps(agent.config, attempt, drafter, verifier))
+            outcomes = [o for a in (attempt, drafter, verifier) if a is not None for o in a.tool_outcomes()]
+            loop = {"tool_executor": CannedTools(outcomes), "max_steps": item.get("max_steps") or 8}
+        else:
+            deck.load(recordings(agent.config, attempt, drafter, verifier), reads(attempt))
         carried = {k: v for k, v in recorded.items() if k not in _PARAMS}
         data = {**carried, "replay": {**origin, "status": "replayed"}}
-        result, decisions = await _run(agent, deck, recorded, item, qtrace, data)
+        result, decisions = await _run(agent, deck, recorded, item, qtrace, data, loop)
     except NotReplayableError as exc:
         if qtrace is not None:
             qtrace.discard()
@@ -142,15 +150,16 @@ async def _replay_one(
 
 async def _run(
     agent: Any, deck: ReplayDeck, recorded: Mapping[str, Any], item: Mapping[str, Any],
-    qtrace: QueryTrace | None, data: Mapping[str, Any],
+    qtrace: QueryTrace | None, data: Mapping[str, Any], loop: Mapping[str, Any],
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """The recorded query through the agent, as the live run sent it."""
+    """The recorded query through the agent, as the live run sent it (with `loop`, the
+    tool loop, its tools answering with the recorded results)."""
     events = agent.stream_events(
         None, messages=list(recorded.get("messages") or ()), max_tokens=recorded.get("max_tokens"),
         temperature=recorded.get("temperature"), complexity_hint=recorded.get("complexity_hint"),
         force_direct=bool(recorded.get("force_direct")), tools=list(item.get("tools") or ()) or None,
         tool_choice=item.get("tool_choice"), draft_mode=recorded.get("draft_mode"),
-        trace=qtrace, trace_query_data=data,
+        trace=qtrace, trace_query_data=data, **loop,
     )
     result: dict[str, Any] | None = None
     decisions: list[dict[str, Any]] = []

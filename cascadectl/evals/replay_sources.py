@@ -12,7 +12,7 @@ from typing import Mapping
 
 from cascadectl.config.model import CascadeConfig
 from cascadectl.traces.attempts import Attempt
-from cascadectl.traces.recording import ReadRecording, TierRecording
+from cascadectl.traces.recording import ReadRecording, RecordedStep, TierRecording, calls_signature
 from cascadectl.traces.records import DraftRecord, TierRecord
 
 
@@ -33,6 +33,30 @@ def recordings(
         if found is not None:
             out[tier.name] = found
     return out
+
+
+def recorded_steps(
+    config: CascadeConfig, cascade: Attempt, drafter: Attempt | None, verifier: Attempt | None
+) -> list[RecordedStep]:
+    """A tool-loop query's recordings, step by step. A baseline's step stands in for a
+    tier only when the baseline's earlier steps asked for the same tool calls."""
+    mine = cascade.steps()
+    theirs = {name: _steps_of(b) for name, b in (("drafter", drafter), ("verifier", verifier))}
+    out: list[RecordedStep] = []
+    for step, attempt in enumerate(mine):
+        before = calls_signature(_calls(mine[:step]))
+        match = {name: s[step] if len(s) > step and calls_signature(_calls(s[:step])) == before else None
+                 for name, s in theirs.items()}
+        out.append(RecordedStep(recordings(config, attempt, match["drafter"], match["verifier"]), reads(attempt), before))
+    return out
+
+
+def _steps_of(attempt: Attempt | None) -> list[Attempt]:
+    return attempt.steps() if attempt is not None and attempt.finished else []
+
+
+def _calls(steps: list[Attempt]) -> list[dict]:
+    return [dict(c) for s in steps for c in (s.result or {}).get("tool_calls") or ()]
 
 
 def reads(cascade: Attempt) -> list[ReadRecording]:

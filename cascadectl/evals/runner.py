@@ -51,6 +51,7 @@ class RunSummary:
     interrupted: bool
     report: dict[str, Any] | None = None
     report_paths: tuple[Path, ...] = ()
+    stopped_by: str | None = None  # why an interrupted run stopped: ctrl_c | max_cost
 
     @property
     def markdown(self) -> Path | None:
@@ -105,48 +106,62 @@ def run_eval(
     baselines: Sequence[str] = (),
     progress: ProgressCallback | None = None,
     formats: Sequence[str] = DEFAULT_FORMATS,
+    tools: Any = None,
+    max_cost: float | None = None,
 ) -> RunSummary:
     """Run, trace and report. Raises ConfigError/UsageError (exit 2) before any
-    query when the cascade, the evalset or the options are wrong."""
-    plan = plan_run(cascade, evalset, Path(out_dir), concurrency=concurrency, resume=resume, limit=limit, tags=tags, baselines=baselines)
+    query when the cascade, the evalset or the options are wrong. `tools`: a
+    ToolExecutor the items' tool loops run (`--tools`). `max_cost`: once this session
+    has spent that many USD, the run stops as at Ctrl-C (queries in flight end
+    unscored, `--resume` runs them); `stopped_by` then says "max_cost"."""
+    plan = plan_run(cascade, evalset, Path(out_dir), concurrency=concurrency, resume=resume, limit=limit, tags=tags,
+                    baselines=baselines, tools=tools, max_cost=max_cost)
     tally = _Tally(total=len(plan.jobs), skipped=plan.skipped)
     writer = TraceWriter(plan.traces, run_id=plan.run_id)
-    interrupted = False
+    stopped_by: str | None = None
     try:
-        interrupted = asyncio.run(_execute(plan, writer, tally, progress or _quiet))
+        stopped_by = asyncio.run(_execute(plan, writer, tally, progress or _quiet))
     except KeyboardInterrupt:
-        interrupted = True  # a second Ctrl-C, or no way to catch the first one in the loop
+        stopped_by = "ctrl_c"  # a second Ctrl-C, or no way to catch the first one in the loop
     finally:
         writer.close()
     report, paths = _report(plan, formats) if formats else (None, ())
-    return RunSummary(plan.out_dir, plan.traces, writer.run_id, tally.snapshot(), interrupted, report, paths)
+    return RunSummary(plan.out_dir, plan.traces, writer.run_id, tally.snapshot(), stopped_by is not None, report, paths,
+                      stopped_by)
 
 
 def _quiet(progress: Progress) -> None:
     return None
 
 
-async def _execute(plan: RunPlan, writer: TraceWriter, tally: _Tally, progress: ProgressCallback) -> bool:
+async def _execute(plan: RunPlan, writer: TraceWriter, tally: _Tally, progress: ProgressCallback) -> str | None:
+    """Why the run stopped early (ctrl_c | max_cost), or None when every job ran."""
     jobs = iter(plan.jobs)
     progress(tally.snapshot())
-    workers = [
-        asyncio.create_task(_worker(jobs, plan, writer, tally, progress))
-        for _ in range(min(plan.concurrency, len(plan.jobs)))
-    ]
+    workers: list[asyncio.Task[None]] = []
     stop = _CtrlC(workers)
+    workers.extend(
+        asyncio.create_task(_worker(jobs, plan, writer, tally, progress, stop))
+        for _ in range(min(plan.concurrency, len(plan.jobs)))
+    )
     try:
         await _wait_all(workers)
     finally:
         stop.uninstall()
         await _close(plan)
-    return stop.fired
+    return stop.reason
 
 
-async def _worker(jobs: Iterator[Job], plan: RunPlan, writer: TraceWriter, tally: _Tally, progress: ProgressCallback) -> None:
+async def _worker(
+    jobs: Iterator[Job], plan: RunPlan, writer: TraceWriter, tally: _Tally, progress: ProgressCallback, stop: _CtrlC
+) -> None:
     for job in jobs:  # one shared iterator: each job is taken by exactly one worker
-        outcome = await run_job(job, plan.agents[job.kind], writer, plan.judges, plan.labels)
+        outcome = await run_job(job, plan.agents[job.kind], writer, plan.judges, plan.labels, plan.tools)
         tally.add(outcome)
         progress(tally.snapshot())
+        if plan.max_cost is not None and tally.cost >= plan.max_cost:
+            stop.fire("max_cost")  # cancels this worker too: nothing after this line runs
+            return
 
 
 async def _wait_all(workers: list[asyncio.Task[None]]) -> None:
@@ -169,21 +184,27 @@ async def _close(plan: RunPlan) -> None:
 
 
 class _CtrlC:
-    """The first Ctrl-C cancels the workers (in-flight queries end cleanly); the
-    handler then steps aside so that a second Ctrl-C stops at once."""
+    """The first Ctrl-C (or the --max-cost cap) cancels the workers (in-flight queries
+    end cleanly); the handler then steps aside so that a second Ctrl-C stops at once."""
 
     def __init__(self, workers: list[asyncio.Task[None]]) -> None:
         self.workers = workers
-        self.fired = False
+        self.reason: str | None = None
         self.loop = asyncio.get_running_loop()
         try:
-            self.loop.add_signal_handler(signal.SIGINT, self._fire)
+            self.loop.add_signal_handler(signal.SIGINT, self.fire)
             self.installed = True
         except (NotImplementedError, RuntimeError, ValueError):
             self.installed = False  # not the main thread, or no signals here: KeyboardInterrupt it is
 
-    def _fire(self) -> None:
-        self.fired = True
+    @property
+    def fired(self) -> bool:
+        return self.reason is not None
+
+    def fire(self, reason: str = "ctrl_c") -> None:
+        """Stop the run: cancel every worker (their queries in flight end unscored)."""
+        if self.reason is None:
+            self.reason = reason
         self.uninstall()
         for task in self.workers:
             task.cancel()

@@ -54,7 +54,25 @@ def score_answer(item: Mapping[str, Any], result: Mapping[str, Any] | None, judg
         return _judge(judge, item)
     if item.get("expected") is None:
         return Score(name, 0.0, False, "invalid: the item has no `expected` reference")
-    return _SCORERS[name](item, result)
+    score = _SCORERS[name](item, result)
+    return _with_calls(score, item, result) if item.get("expected_calls") else score
+
+
+def calls_made(result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every tool call the task made: each step's in the tool loop, else the answer's."""
+    steps = result.get("steps") or ()
+    if steps:
+        return [c for step in steps for c in step.get("tool_calls") or ()]
+    return list(result.get("tool_calls") or ())
+
+
+def _with_calls(score: Score, item: Mapping[str, Any], result: Mapping[str, Any]) -> Score:
+    """The answer's score and `expected_calls`' together: both must pass; the score is their mean."""
+    wanted = [_call(c) for c in item["expected_calls"]]
+    matched, misses = _match_calls(wanted, [_call(c) for c in calls_made(result)], bool(item.get("subset")))
+    calls_ok = matched == len(wanted)
+    detail = "; ".join(p for p in (score.detail, "; ".join(misses)) if p)
+    return Score(score.scorer, (score.score + matched / len(wanted)) / 2, score.correct and calls_ok, detail)
 
 
 def _verdict(name: str, ok: bool, detail: str) -> Score:
@@ -193,7 +211,7 @@ def _tool_call(item: Mapping[str, Any], result: Mapping[str, Any]) -> Score:
     """Order-free: each expected call must match a distinct actual call by name and
     arguments. The score is the share matched; extra calls count against it."""
     wanted = [_call(c) for c in _alternatives(item["expected"])]
-    actual = [_call(c) for c in result.get("tool_calls") or ()]
+    actual = [_call(c) for c in calls_made(result)]
     subset = bool(item.get("subset"))
     matched, misses = _match_calls(wanted, actual, subset)
     denominator = max(len(wanted), len(actual), 1)

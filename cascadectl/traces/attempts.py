@@ -22,6 +22,7 @@ from cascadectl.traces.reader import TraceFile
 from cascadectl.traces.records import CascadeResult, DecisionRecord, ErrorRecord, SwitchRecord, TierRecord
 
 QUERY_LINES = frozenset({"query", "routing", "draft_decision", "switch", "complete", "error", "score"})
+LOOP_LINES = frozenset({"step", "tool_result", "tool_error"})  # the tool loop's, which a replay reads
 Line = dict[str, Any]
 
 
@@ -78,6 +79,47 @@ class Attempt:
     def switches(self) -> list[SwitchRecord]:
         return [SwitchRecord.from_dict(s) for s in self.all("switch")]
 
+    @property
+    def looped(self) -> bool:
+        """Run through the tool loop: its result lists steps."""
+        return bool((self.result or self.error or {}).get("steps"))
+
+    def steps(self) -> list[Attempt]:
+        """A tool-loop query as one attempt per step, each ending in that step's own result
+        (a `step` line's, or for the last step the final result with that step's tiers),
+        so that what reads one-step attempts reads each step alike."""
+        if not self.looped:
+            return [self]
+        ends = {int(line["data"]["step"]): line["data"]["result"] for line in self.lines if line.get("type") == "step"}
+        last = max([int(line.get("step") or 0) for line in self.lines] or [0])
+        out = []
+        for step in range(last + 1):
+            lines = [l for l in self.lines if int(l.get("step") or 0) == step and l.get("type") not in ("step", "complete", "error", "score", "query")]
+            if step in ends:
+                end = {"type": "complete", "data": {"result": ends[step]}}
+            else:
+                end = self._last_step_end(step)
+            query = {k: v for k, v in self.query.items() if k != "item"}  # finished without a score line
+            out.append(Attempt(self.run, self.query_id, self.run_id, [{"type": "query", "data": query}, *lines, end]))
+        return out
+
+    def _last_step_end(self, step: int) -> Line:
+        kind = "complete" if self.result is not None else "error"
+        source = dict(self.result if self.result is not None else self.error or {})
+        source["tiers"] = [t for t in source.get("tiers") or () if int(t.get("step") or 0) == step]
+        return {"type": kind, "data": {"result": source} if kind == "complete" else source}
+
+    def tool_outcomes(self) -> list[dict[str, Any]]:
+        """What each tool call returned, as canned results: {name, arguments, result | error}."""
+        out = []
+        for line in self.lines:
+            if line.get("type") in ("tool_result", "tool_error"):
+                d = line["data"]
+                entry = {"name": d.get("name"), "arguments": d.get("arguments")}
+                entry.update({"error": d["error"]} if d.get("error") is not None else {"result": d.get("result", d.get("content"))})
+                out.append(entry)
+        return out
+
 
 @dataclass(frozen=True)
 class Attempts:
@@ -102,7 +144,7 @@ class Attempts:
 
 def read_attempts(
     paths: Iterable[str | Path],
-    types: AbstractSet[str] = QUERY_LINES,
+    types: AbstractSet[str] = QUERY_LINES | LOOP_LINES,
     keep: Callable[[Line], Line] | None = None,
 ) -> Attempts:
     reader = _Reader(keep)

@@ -110,6 +110,7 @@ class ReplayDeck:
         self._now = 0.0
         self._recordings: dict[str, TierRecording] = {}
         self._reads: dict[str, ReadRecording] = {}
+        self._steps: Sequence[RecordedStep] = ()
         self.played: list[TierRecording] = []
 
     def load(self, recordings: Mapping[str, TierRecording] | Sequence[TierRecording],
@@ -117,8 +118,35 @@ class ReplayDeck:
         items = recordings.values() if isinstance(recordings, Mapping) else recordings
         self._recordings = {r.tier: r for r in items}
         self._reads = {r.tier: r for r in reads}
+        self._steps = ()
         self.played = []
         self._now = 0.0
+
+    def load_steps(self, steps: Sequence[RecordedStep]) -> None:
+        """A tool-loop query: each step's recordings; the loop moves through them with
+        `at_step`. The clock runs on across steps."""
+        self.load(steps[0].recordings if steps else {}, steps[0].reads if steps else ())
+        self._steps = tuple(steps)
+
+    def at_step(self, step: int, calls_so_far: Sequence[Mapping[str, Any]]) -> None:
+        """Play step `step`'s recordings; valid only if the replayed steps before it asked for
+        the same tool calls (names and arguments) as the recorded ones, since what a
+        recorded step answered depends on the conversation before it."""
+        from cascadectl.errors import NotReplayableError
+
+        if not self._steps:
+            return
+        if step >= len(self._steps):
+            raise NotReplayableError(f"under this cascade the tool loop goes on to step {step}, which the recorded run never reached")
+        recorded = self._steps[step]
+        if calls_signature(calls_so_far) != recorded.calls_before:
+            raise NotReplayableError(
+                f"step {step}: under this cascade the earlier steps called tools differently from the recorded run, "
+                "so its recorded answers belong to another conversation: run a fresh eval"
+            )
+        self._recordings = dict(recorded.recordings)
+        self._reads = {r.tier: r for r in recorded.reads}
+
 
     def recording(self, tier: str) -> TierRecording | None:
         return self._recordings.get(tier)
@@ -131,3 +159,17 @@ class ReplayDeck:
 
     def advance_to(self, t: float) -> None:
         self._now = max(self._now, t)
+
+
+@dataclass(frozen=True)
+class RecordedStep:
+    """One tool-loop step of a recorded query: its calls by tier, and the tool calls (names
+    and arguments, in order) the steps before it made."""
+
+    recordings: Mapping[str, TierRecording]
+    reads: Sequence[ReadRecording]
+    calls_before: tuple[str, ...]
+
+
+def calls_signature(calls: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    return tuple(json.dumps([c.get("name"), c.get("arguments")], sort_keys=True, default=str) for c in calls)
