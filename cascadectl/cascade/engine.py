@@ -46,6 +46,7 @@ class Query:
     tools: Sequence[Mapping[str, Any]] = ()  # universal format
     tool_choice: Any = None  # a ToolChoice or None
     draft_mode: str | None = None  # live | buffered; None: the config's
+    made_calls: frozenset[str] = frozenset()  # the tool loop: the calls earlier steps made (toolchecks.call_key)
 
 
 class Engine:
@@ -265,7 +266,7 @@ class _QueryState:
     def context(self, run: TierRun) -> DecisionContext:
         threshold = self.engine.decider.threshold(self.route.complexity, run.tier.name)
         return DecisionContext(self.query.text, self.route.complexity, threshold, self.tool_schemas,
-                               self.query.tool_choice, self.signals)
+                               self.query.tool_choice, self.signals, self.query.made_calls)
 
     def _judge(self, run: TierRun, index: int, abort: str | None, held: list[StreamEvent]) -> list[StreamEvent]:
         draft = run.draft()

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any, AsyncIterator, Callable, Mapping, Protocol
 
 from cascadectl.cascade.engine import Clock, Engine, Query
+from cascadectl.quality.toolchecks import call_key
 from cascadectl.streaming.events import StreamEvent, ToolStreamEvent, ToolStreamEventType
 from cascadectl.tools.executor import ToolResult
 from cascadectl.traces.records import CascadeResult, StepRecord
@@ -115,7 +116,8 @@ class _Loop:
         self.last_event: StreamEvent | None = None
 
     def query(self) -> Query:
-        return replace(self.base, messages=tuple(self.conversation))
+        made = frozenset(call_key(c.get("name"), c.get("arguments")) for r in self.records for c in r.tool_calls)
+        return replace(self.base, messages=tuple(self.conversation), made_calls=made)
 
     def spent(self) -> float | None:
         return _sum([r.get("total_cost") for r in self.results])

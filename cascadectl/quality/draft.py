@@ -58,6 +58,7 @@ class DecisionContext:
     tools: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # name -> parameters schema
     tool_choice: Any = None  # None or a ToolChoice (mode: auto|required|none|function, name)
     signals: Mapping[str, ScoredText] = field(default_factory=dict)  # measured by other models
+    made_calls: frozenset[str] = frozenset()  # the tool loop: toolchecks.call_key of every earlier step's call
 
     @cached_property
     def folded_query(self) -> str:

@@ -11,7 +11,7 @@ from cascadectl.quality.draft import Draft, DecisionContext, DraftToolCall
 
 
 def tool_calls(draft: Draft, ctx: DecisionContext, opts: Options) -> CheckResult:
-    problem = _choice_problem(draft, ctx) or _first_call_problem(draft, ctx)
+    problem = _choice_problem(draft, ctx) or _first_call_problem(draft, ctx) or _repeat_problem(draft, ctx)
     value = problem or f"{len(draft.tool_calls)} valid call(s)"
     return CheckResult("tool_calls", "hard", problem is None, None, value)
 
@@ -33,6 +33,21 @@ def _first_call_problem(draft: Draft, ctx: DecisionContext) -> str | None:
         problem = _call_problem(call, ctx.tools)
         if problem:
             return f"{call.name or '<unnamed>'}: {problem}"
+    return None
+
+
+def call_key(name: Any, arguments: Any) -> str:
+    """One call's identity across steps: its name and arguments, keys sorted."""
+    return json.dumps([name, arguments], sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _repeat_problem(draft: Draft, ctx: DecisionContext) -> str | None:
+    """In the tool loop, a call the earlier steps already made, with the same arguments,
+    brings nothing new: a drafter that loops on it is escalated."""
+    for call in draft.tool_calls:
+        if ctx.made_calls and call_key(call.name, call.arguments) in ctx.made_calls:
+            args = json.dumps(call.arguments, sort_keys=True, ensure_ascii=False)
+            return f"repeats {call.name}({args}), already called in an earlier step (its result is in the conversation)"
     return None
 
 

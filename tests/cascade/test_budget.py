@@ -48,11 +48,12 @@ def test_a_failed_tier_is_not_failed_over_past_the_budget(fakes: Fakes) -> None:
 
 
 def test_the_budget_covers_every_step_of_the_tool_loop(fakes: Fakes) -> None:
-    call = {"tool_calls": [{"id": "c1", "name": "lookup", "arguments": {}}], "usage": {"input": 100, "output": 7},
-            "logprob": -0.01}
-    fakes.script("small", call, call, call)
+    calls = [{"tool_calls": [{"id": f"c{i}", "name": "lookup", "arguments": {"page": i}}],
+              "usage": {"input": 100, "output": 7}, "logprob": -0.01} for i in range(3)]
+    fakes.script("small", *calls)
     ran: list[int] = []
-    tools = ToolExecutor([ToolConfig("lookup", "Look up", {"type": "object", "properties": {}}, lambda: ran.append(1) or "ok")])
+    tools = ToolExecutor([ToolConfig("lookup", "Look up", {"type": "object", "properties": {"page": {"type": "integer"}}},
+                                      lambda page: ran.append(page) or "ok")])
     events = collect(fakes.agent(), tool_executor=tools, budget_usd=DRAFT_COST * 1.5)
     result = events[-1].data["result"]
     assert result["stop_reason"] == "budget_exhausted" and result["budget_exhausted"] is True

@@ -128,12 +128,13 @@ def test_a_tool_that_outlives_its_timeout_is_a_tool_error(fakes: Fakes) -> None:
 
 def test_max_steps_stops_the_loop_and_says_so(fakes: Fakes) -> None:
     weather = Weather()
-    fakes.script("small", CALL, CALL, CALL)
+    lyon = {"tool_calls": [{"id": "c2", "name": "get_weather", "arguments": {"location": "Lyon"}}], "logprob": -0.01}
+    fakes.script("small", CALL, lyon)
     events = loop_events(fakes.agent(), executor(weather), max_steps=2)
     result = events[-1].data["result"]
     assert result["stop_reason"] == "max_steps" and len(result["steps"]) == 2
     assert weather.calls == [{"location": "Paris"}]  # the second answer's call is reported, not run
-    assert result["tool_calls"] == CALL["tool_calls"]
+    assert result["tool_calls"] == lyon["tool_calls"]
     assert max(e.step for e in events) == 1
 
 
@@ -176,3 +177,15 @@ def test_every_step_is_traced_and_the_trace_reads_back_as_one_query(fakes: Fakes
     (attempt,) = read_attempts([path]).chosen.values()
     assert attempt.result["stop_reason"] == "answered" and len(attempt.result["steps"]) == 2
     assert [r.step for r in attempt.tier_records()] == [0, 1, 1]
+
+
+def test_a_drafter_that_repeats_an_earlier_call_is_escalated(fakes: Fakes) -> None:
+    weather = Weather()
+    fakes.script("small", CALL, CALL)  # step 1 asks for the very call step 0 made
+    fakes.script("big", SURE)
+    events = loop_events(fakes.agent(), executor(weather))
+    decisions = [e for e in events if e.type is T.DRAFT_DECISION]
+    assert [d.data["accepted"] for d in decisions] == [True, False]
+    assert 'repeats get_weather({"location": "Paris"}), already called in an earlier step' in decisions[1].data["reason"]
+    assert weather.calls == [{"location": "Paris"}]
+    assert events[-1].data["result"]["content"] == SURE["text"]
