@@ -51,3 +51,30 @@ def test_with_the_likelihood_validator_the_verifier_reads_the_draft() -> None:
     assert read["status"] == "scored" and read["input_tokens"] > likelihood["value"]["tokens"]
     assert read["output_tokens"] == 0 and read["cost"] > 0
     assert result["total_cost"] == pytest.approx(sum(t["cost"] for t in result["tiers"]))
+
+
+def test_the_tool_loop_runs_on_the_embedded_models() -> None:
+    """The drafter's first answer is a call of the offered tool; its canned result goes
+    back, and the loop ends with every step counted, whatever the models then say."""
+    from cascadectl.tools.canned import CannedTools
+
+    weather = {"name": "get_weather", "description": "Current weather for a city", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+    canned = CannedTools([{"name": "get_weather", "result": {"condition": "heavy rain", "temp_c": 14}}])
+    agent = CascadeAgent.from_yaml(DEFAULT)
+
+    async def go() -> list[Any]:
+        try:
+            return [e async for e in agent.stream_events("What is the weather in Paris? Use the tool.", tools=[weather],
+                                                         tool_executor=canned, max_steps=2, max_tokens=48)]
+        finally:
+            await agent.aclose()
+
+    events = asyncio.run(go())
+    assert canned.calls and canned.calls[0]["name"] == "get_weather"
+    assert [e.type.name for e in events if e.type.name.startswith("TOOL_") and "CALL" not in e.type.name][:2] == [
+        "TOOL_EXECUTING", "TOOL_RESULT"]
+    result = events[-1].data["result"]
+    assert events[-1].type.name == "COMPLETE" and len(result["steps"]) == 2
+    assert {t["step"] for t in result["tiers"]} == {0, 1}
+    assert result["total_cost"] == pytest.approx(sum(t["cost"] for t in result["tiers"]))
