@@ -9,7 +9,6 @@ output still gets a proper 502.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from contextlib import aclosing
 from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping, Protocol
@@ -17,7 +16,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, MutableMa
 from starlette.responses import JSONResponse
 
 from cascadectl.serve.errors import APIError, internal_error, shutting_down
-from cascadectl.serve.responses import Chunks, Ids, completion, headers, no_result, upstream_failure
+from cascadectl.serve.responses import Chunks, Ids, completion, headers, no_result, sse, upstream_failure
 from cascadectl.streaming.events import StreamEvent
 from cascadectl.traces.records import CascadeResult
 
@@ -33,7 +32,9 @@ class ASGIApp(Protocol):
 
 log = logging.getLogger("cascadectl.serve")
 OUTPUT_KINDS = frozenset({"chunk", "text_chunk", "tool_call_start", "tool_call_delta", "tool_call_complete"})
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+SSE_HEADERS = ((b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
+               (b"x-accel-buffering", b"no"))
+DONE = b"data: [DONE]\n\n"
 
 
 class Gate:
@@ -75,13 +76,19 @@ class ChatResponse:
         self.stream = stream
         self.gate = Gate(live)
         self.chunks = Chunks(ids, include_usage)
-        self.started = False
+        self.started = False  # HTTP 200 went out
+        self.ended = False  # so did the body's end: what runs after is the cascade's cleanup
+
+    def answered(self) -> bool:
+        return self.ended
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         work = self._stream(scope, receive, send) if self.stream else self._whole(scope, receive, send)
         try:
-            await until_disconnect(work, receive)
+            await until_disconnect(work, receive, self.answered)
         except asyncio.CancelledError:
+            if self.ended:
+                return
             # uvicorn cancels what outlives the shutdown grace period. The cascade is
             # closed by now; tell the client why, rather than cut the connection (this
             # task ends here, so nothing waits on the cancellation).
@@ -109,28 +116,40 @@ class ChatResponse:
             if not self.started:
                 raise
             log.exception("chat completion %s failed mid-stream", self.ids.id)
-            await self._sse(send, internal_error().body())
+            if not self.ended:
+                await self._sse(send, internal_error().body())
             ended = True
         if not ended:
             await self._failed(scope, receive, send, no_result())
-        if self.started:
+        if self.started and not self.ended:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _relay(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """Relay events; True once the answer (or its error) went out."""
         async with aclosing(self.events) as events:
             async for event in events:
-                for item in self.gate.feed(event):
-                    if item.type.value == "error":
-                        await self._failed(scope, receive, send, upstream_failure(item.data))
-                        return True
-                    if not self.started:
-                        await self._start(send)
-                    for chunk in self.chunks.for_event(item):
-                        await self._sse(send, chunk)
-                    if item.type.value == "complete":
-                        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": True})
-                        return True
+                released = self.gate.feed(event)
+                if released and await self._release(scope, receive, send, released):
+                    return True
+        return False
+
+    async def _release(self, scope: Scope, receive: Receive, send: Send, items: list[StreamEvent]) -> bool:
+        """What the gate let through, in one write: a held draft goes out whole, and the
+        answer ends (`[DONE]` and the end of the body) before the cascade is closed."""
+        last = items[-1].type.value
+        if last == "error":  # the gate passes an error alone
+            await self._failed(scope, receive, send, upstream_failure(items[-1].data))
+            return True
+        body = b"".join([self.chunks.wire(item) for item in items])
+        if not self.started:
+            await self._start(send)
+            body = sse(self.chunks.opening()) + body
+        if last == "complete":
+            self.ended = True
+            await send({"type": "http.response.body", "body": body + DONE, "more_body": False})
+            return True
+        if body:
+            await send({"type": "http.response.body", "body": body, "more_body": True})
         return False
 
     async def _failed(self, scope: Scope, receive: Receive, send: Send, failure: APIError) -> None:
@@ -142,27 +161,28 @@ class ChatResponse:
 
     async def _start(self, send: Send) -> None:
         self.started = True
-        raw = [(b"content-type", b"text/event-stream; charset=utf-8")]
-        raw += [(k.lower().encode(), v.encode()) for k, v in SSE_HEADERS.items()]
-        await send({"type": "http.response.start", "status": 200, "headers": raw})
-        await self._sse(send, self.chunks.opening())
+        await send({"type": "http.response.start", "status": 200, "headers": list(SSE_HEADERS)})
 
     async def _sse(self, send: Send, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-        await send({"type": "http.response.body", "body": f"data: {data}\n\n".encode(), "more_body": True})
+        await send({"type": "http.response.body", "body": sse(payload), "more_body": True})
 
 
 async def send_error(scope: Scope, receive: Receive, send: Send, error: APIError) -> None:
     await JSONResponse(error.body(), error.status, headers=error.headers)(scope, receive, send)
 
 
-async def until_disconnect(work: Coroutine[Any, Any, None], receive: Receive) -> None:
+async def until_disconnect(work: Coroutine[Any, Any, None], receive: Receive,
+                           answered: Callable[[], bool] = lambda: False) -> None:
     """Run `work`; if the client disconnects first, cancel it. Cancelling closes the
-    cascade's event stream (`aclosing`), and with it every provider stream."""
+    cascade's event stream (`aclosing`), and with it every provider stream. Once the
+    response has ended (`answered`), uvicorn reports a disconnect by design: the work
+    then finishes its cleanup uncancelled."""
     worker = asyncio.ensure_future(work)
     watcher = asyncio.ensure_future(_disconnected(receive))
     try:
         await asyncio.wait((worker, watcher), return_when=asyncio.FIRST_COMPLETED)
+        if not worker.done() and answered():
+            await asyncio.wait((worker,))
     finally:
         for task in (watcher, worker):
             if not task.done():

@@ -128,6 +128,22 @@ def no_result() -> APIError:
     return APIError(502, "the cascade ended without an answer", type="upstream_error", code="no_result")
 
 
+def sse(payload: Mapping[str, Any]) -> bytes:
+    """One `data:` event of the stream."""
+    return b"data: " + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+
+
+_MARK = "\x00cascadectl-content\x00"  # stands for the text when a chunk's template is cut
+_encode_text = json.JSONEncoder(ensure_ascii=False).encode  # a string, as json.dumps(..., ensure_ascii=False)
+
+
+def _text_template(chunk: Mapping[str, Any]) -> tuple[bytes, bytes] | None:
+    """(before, after) the encoded text in `chunk`'s SSE event; None if the marker is ambiguous."""
+    text, mark = sse(chunk), _encode_text(_MARK).encode()
+    before, found, after = text.partition(mark)
+    return (before, after) if found and mark not in after else None
+
+
 class Chunks:
     """The `chat.completion.chunk` dicts of one streamed answer, event by event.
 
@@ -139,6 +155,18 @@ class Chunks:
         self.include_usage = include_usage
         self.index_of: dict[str, int] = {}  # tool call id -> index
         self.with_arguments: set[int] = set()  # indexes whose argument text went out
+        # Text deltas are nearly every event: their bytes come from the encoded chunk
+        # with only the text encoded per event (0.4 us a chunk, against 4.4 us encoding it whole).
+        self._text = _text_template(self.chunk({"content": _MARK}))
+
+    def wire(self, event: StreamEvent) -> bytes:
+        """`for_event`, encoded as SSE events."""
+        if self._text is not None and event.type.value in TEXT_KINDS:
+            if not event.content:
+                return b""
+            before, after = self._text
+            return before + _encode_text(event.content).encode() + after
+        return b"".join([sse(chunk) for chunk in self.for_event(event)])
 
     def chunk(self, delta: Mapping[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -2,6 +2,7 @@
 --live-drafts, 502 when every tier fails, and a client hanging up mid-stream."""
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,10 @@ import pytest
 from cascadectl.config.model import RoutingConfig
 from cascadectl.providers.fake import FakeScript
 from cascadectl.serve.app import create_app
-from cascadectl.serve.relay import Gate
+from cascadectl.serve.relay import ChatResponse, Gate
+from cascadectl.serve.responses import Ids
 from cascadectl.streaming.events import StreamEvent, StreamEventType as S
+from cascadectl.traces.records import CascadeResult
 from cascadectl.traces.writer import TraceWriter
 from cascadectl import CascadeAgent, ModelConfig
 from tests.serve.conftest import settings
@@ -146,3 +149,55 @@ def test_a_drafter_script_sees_the_rejected_drafts_request_once() -> None:
     drafter = FakeScript()
     call(create_app({"qa": qa_agent(drafter)}, settings()), "POST", CHAT, json={"model": "qa", "messages": GERMANY})
     assert len(drafter.requests) == 1 and drafter.requests[0].messages == GERMANY
+
+
+def test_the_answer_ends_before_the_cascade_closes_and_its_closing_is_not_cut_short() -> None:
+    """One write carries the held draft, [DONE] and the body's end; the cascade's own
+    cleanup (closing provider streams) runs after, uncancelled by the disconnect
+    uvicorn reports once a response is complete."""
+    result = CascadeResult(content="Paris.", model_used="small", tier_used="drafter", draft_accepted=True,
+                           routing_strategy="cascade", complexity="trivial", total_cost=0.0, latency_ms=1.0,
+                           ttft_ms=1.0, finish_reason="stop", input_tokens=1, output_tokens=1)
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[str], list[str]]:
+        release, ended, log = asyncio.Event(), asyncio.Event(), []
+        sent: list[dict[str, Any]] = []
+
+        async def events() -> Any:
+            try:
+                yield StreamEvent(S.ROUTING, data={"tiers": ["drafter", "verifier"]})
+                yield StreamEvent(S.CHUNK, "Paris.", model="small", phase="draft")
+                yield StreamEvent(S.COMPLETE, data={"result": result.to_dict()})
+            finally:
+                log.append("closing")
+                await release.wait()
+                log.append("closed")
+
+        async def receive() -> dict[str, Any]:
+            await ended.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.body" and not message["more_body"]:
+                ended.set()
+
+        response = ChatResponse(events(), Ids("chatcmpl-t", 1, "qa"), stream=True, include_usage=False, live=False)
+        task = asyncio.ensure_future(response({"type": "http"}, receive, send))
+        for _ in range(1000):  # loop turns, not time
+            if "closing" in log:
+                break
+            await asyncio.sleep(0)
+        at_close = [m["type"] for m in sent]
+        for _ in range(10):  # the disconnect is delivered while the cascade is still closing
+            await asyncio.sleep(0)
+        release.set()
+        await task
+        return sent, at_close, log
+
+    sent, at_close, log = asyncio.run(scenario())
+    assert at_close == ["http.response.start", "http.response.body"] and log == ["closing", "closed"]
+    (body,) = [m for m in sent if m["type"] == "http.response.body"]
+    assert body["more_body"] is False and body["body"].endswith(b"data: [DONE]\n\n")
+    payloads = list(sse_payloads(body["body"].decode()))
+    assert payloads[1]["choices"][0]["delta"] == {"content": "Paris."} and payloads[-1] == "[DONE]"

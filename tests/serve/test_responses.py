@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from cascadectl.serve.responses import Chunks, Ids, completion, finish_reason, headers
-from cascadectl.streaming.events import ToolStreamEvent, ToolStreamEventType as T
+from cascadectl.serve.responses import Chunks, Ids, completion, finish_reason, headers, sse
+from cascadectl.streaming.events import StreamEvent, StreamEventType as S, ToolStreamEvent, ToolStreamEventType as T
 from cascadectl.traces.records import CascadeResult
 
 IDS = Ids("chatcmpl-x", 1, "qa")
@@ -53,3 +53,22 @@ def test_a_call_that_streamed_no_argument_text_still_gets_its_arguments() -> Non
     deltas = [c["choices"][0]["delta"]["tool_calls"][0] for e in (start, done) for c in chunks.for_event(e)]
     assert deltas == [{"index": 0, "id": "c1", "type": "function", "function": {"name": "ping", "arguments": ""}},
                       {"index": 0, "function": {"arguments": "{}"}}]
+
+
+TEXTS = ["Paris.", 'a "quoted" \\ back\nslash', "modèle 東京 😀", "\x00cascadectl-content\x00", "", "</script>\u2028"]
+
+
+@pytest.mark.parametrize("include_usage", [False, True])
+@pytest.mark.parametrize("ids", [IDS, Ids("chatcmpl-y", 2, "\x00cascadectl-content\x00")])  # a name that is the marker
+def test_text_chunks_on_the_wire_are_their_dicts_encoded(include_usage: bool, ids: Ids) -> None:
+    chunks = Chunks(ids, include_usage)
+    for text in TEXTS:
+        for event in (StreamEvent(S.CHUNK, text), ToolStreamEvent(T.TEXT_CHUNK, text)):
+            assert chunks.wire(event) == b"".join(sse(c) for c in chunks.for_event(event))
+
+
+def test_other_events_on_the_wire_are_their_dicts_encoded() -> None:
+    chunks = Chunks(IDS, include_usage=True)
+    complete = StreamEvent(S.COMPLETE, data={"result": result().to_dict()})
+    assert chunks.wire(complete) == b"".join(sse(c) for c in Chunks(IDS, include_usage=True).for_event(complete))
+    assert chunks.wire(StreamEvent(S.ROUTING, data={"tiers": ["a"]})) == b""

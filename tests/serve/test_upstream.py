@@ -58,6 +58,7 @@ def test_text_streams_through_with_the_upstream_key_only_upstream(server: tuple[
     assert chunks[-1].usage.prompt_tokens == 12 and chunks[-1].model_extra["cascade"]["model"] == "small-model"
     (sent,) = upstream.requests
     assert sent.headers["authorization"] == f"Bearer {UPSTREAM_KEY}"  # the client's key never goes upstream
+    assert sent.headers["content-type"] == "application/json" and sent.headers["accept"] == "text/event-stream"
     assert sent.json["messages"] == user("What is the capital of France?")
     text = "".join(p.read_text() for p in traces.glob("*.jsonl"))
     assert text and UPSTREAM_KEY not in text and CLIENT_KEY not in text

@@ -23,6 +23,7 @@ import httpx
 
 from cascadectl.config.model import TierConfig, Timeouts
 from cascadectl.errors import ProviderError
+from cascadectl.providers.http.pool import PooledClient
 from cascadectl.providers.http.sse import DeadlineExceeded, Guard, SSEEvent, sse_batches
 
 log = logging.getLogger("cascadectl.providers")
@@ -281,8 +282,7 @@ class HTTPStream:
     async def _open(
         self, url: str, headers: Mapping[str, str], body: Mapping[str, Any], guard: Guard
     ) -> httpx.Response:
-        request = self._client.build_request("POST", url, headers=headers, json=body, timeout=self._timeout)
-        response = await guard.wait(self._client.send(request, stream=True), self._timeouts.read, "read")
+        response = await guard.wait(self._send(url, headers, body), self._timeouts.read, "read")
         if response.is_success and not _is_json(response):
             return response
         try:
@@ -294,6 +294,12 @@ class HTTPStream:
             raise self._site.error(f"expected an event stream but got application/json: {shown}",
                                    kind="protocol", started=False)
         raise status_error(self._site, response, content, self._now)
+
+    async def _send(self, url: str, headers: Mapping[str, str], body: Mapping[str, Any]) -> httpx.Response:
+        if isinstance(self._client, PooledClient):
+            return await self._client.post_stream(url, headers, body, self._timeout)
+        request = self._client.build_request("POST", url, headers=headers, json=body, timeout=self._timeout)
+        return await self._client.send(request, stream=True)
 
     async def _before_retry(self, error: ProviderError, attempt: int, guard: Guard) -> None:
         delay = self._delay(error, attempt)

@@ -74,3 +74,33 @@ def test_a_proxy_in_the_environment_gets_httpx_own_client(monkeypatch: pytest.Mo
     client = pooled_client()
     assert not isinstance(client._transport, PooledTransport)
     asyncio.run(client.aclose())
+
+
+def test_the_short_post_path_sends_what_httpx_send_sends() -> None:
+    """PooledClient.post_stream against the request httpx's own build_request + send makes."""
+    from cascadectl.providers.http.pool import PooledClient
+
+    server = _server(2)
+    body = {"model": "m", "messages": [{"role": "user", "content": "héllo"}], "stream": True}
+    headers = {"Authorization": "Bearer sk-x", "Accept": "text/event-stream"}
+    timeout = httpx.Timeout(5.0)
+
+    async def go() -> list[int]:
+        client = pooled_client()
+        assert isinstance(client, PooledClient)
+        async with client:
+            short = await client.post_stream(server.url + "/x", headers, body, timeout)
+            await short.aread()
+            request = client.build_request("POST", server.url + "/x", headers=headers, json=body, timeout=timeout)
+            full = await client.send(request, stream=True)
+            await full.aread()
+            assert short.request.extensions["timeout"] == full.request.extensions["timeout"]
+            return [short.json()["ok"], full.json()["ok"]]
+
+    try:
+        assert asyncio.run(go()) == [0, 1]
+        short, full = server.requests
+        assert short.body == full.body
+        assert {k: v for k, v in short.headers.items()} == {k: v for k, v in full.headers.items()}
+    finally:
+        server.close()
