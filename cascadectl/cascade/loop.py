@@ -186,8 +186,6 @@ class _Loop:
 
     def _merged(self, stop: str) -> dict[str, Any]:
         last = dict(self.results[-1])
-        if stop == "budget_exhausted" and last.get("tool_calls"):
-            last["content"] = last.get("content") or ""  # the best answer so far: its calls were run
         now = self.clock()
         last.update(
             total_cost=self.spent(),

@@ -38,7 +38,9 @@ def _first_call_problem(draft: Draft, ctx: DecisionContext) -> str | None:
 
 def call_key(name: Any, arguments: Any) -> str:
     """One call's identity across steps: its name and arguments, keys sorted."""
-    return json.dumps([name, arguments], sort_keys=True, ensure_ascii=False, default=str)
+    from cascadectl.tools.canned import canonical
+
+    return canonical([name, arguments])
 
 
 def _repeat_problem(draft: Draft, ctx: DecisionContext) -> str | None:

@@ -172,4 +172,6 @@ class RecordedStep:
 
 
 def calls_signature(calls: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
-    return tuple(json.dumps([c.get("name"), c.get("arguments")], sort_keys=True, default=str) for c in calls)
+    from cascadectl.quality.toolchecks import call_key
+
+    return tuple(call_key(c.get("name"), c.get("arguments")) for c in calls)
