@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 QUERY = "Explain how a lighthouse keeps ships safe at night."
 # Plain prose on the query's subject: accepted by our validators and cascadeflow's.
@@ -68,13 +68,18 @@ def _usage_chunk(chunks: int) -> dict[str, Any]:
     return {**_chunk({}), "choices": [], "usage": usage}
 
 
-def openai_body(tokens: Sequence[str]) -> bytes:
-    """The whole SSE body of a stream with one content chunk per token."""
+def openai_events(tokens: Sequence[str]) -> list[bytes]:
+    """The SSE events of a stream with one content chunk per token, [DONE] last."""
     payloads = [_chunk({"role": "assistant", "content": ""})]
     payloads += [_token_chunk(text) for text in tokens]
     payloads += [_chunk({}, None, "stop"), _usage_chunk(len(tokens))]
     events = [f"data: {json.dumps(p, separators=(',', ':'))}\n\n" for p in payloads]
-    return ("".join(events) + "data: [DONE]\n\n").encode()
+    return [event.encode() for event in events + ["data: [DONE]\n\n"]]
+
+
+def openai_body(tokens: Sequence[str]) -> bytes:
+    """The whole SSE body of `openai_events`, in one piece."""
+    return b"".join(openai_events(tokens))
 
 
 def draft_text(tokens: int) -> tuple[str, list[float]]:
@@ -98,8 +103,21 @@ def _prose_of(chars: int) -> str:
     return "".join(parts)
 
 
-# The streams the loopback server serves, by name.
+# The streams the loopback server serves, by name: written in one piece, as fast as
+# the client reads them.
 STREAMS = {
     "long": lambda: subword_tokens(2000),  # per-event overhead
     "short": lambda: phrase_tokens(8),  # fixed cost per request, time to first token
 }
+
+
+class Pace(NamedTuple):
+    """When a paced stream's events leave, measured from the request's arrival: the
+    first after `first_s` (the model's prefill), then one every `gap_s` (decoding)."""
+
+    first_s: float
+    gap_s: float
+
+
+# Paced streams, like a hosted model's: 200 ms to the first token, then 50 tokens/s.
+PACED = {"paced": (lambda: phrase_tokens(48, words=1), Pace(0.2, 0.02))}

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import sys
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import pytest
@@ -165,17 +167,22 @@ class _Server(ThreadingHTTPServer):
 
 
 class SSEServer:
-    """Start on a free 127.0.0.1 port; `add()` scripts responses per path."""
+    """Start on a free 127.0.0.1 port; `add()` scripts responses per path. With `tls`
+    (a server-side SSLContext, see `tls_context`) it speaks HTTPS."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.state = _State()
+        self._scheme = "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self._scheme}://{host}:{port}"
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -217,6 +224,21 @@ class SSEServer:
 def sse_server() -> Iterator[SSEServer]:
     with SSEServer() as server:
         yield server
+
+
+TLS_DIR = Path(__file__).parent / "tls"  # a self-signed certificate for 127.0.0.1, valid until 2126
+
+
+def tls_context() -> ssl.SSLContext:
+    """The server side of the loopback HTTPS tests."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(TLS_DIR / "cert.pem", TLS_DIR / "key.pem")
+    return context
+
+
+def trusting_context() -> ssl.SSLContext:
+    """A client context that trusts the loopback certificate (and nothing else)."""
+    return ssl.create_default_context(cafile=str(TLS_DIR / "cert.pem"))
 
 
 def sse_event(data: str, event: str | None = None) -> bytes:

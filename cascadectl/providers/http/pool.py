@@ -10,7 +10,10 @@ import ssl
 import urllib.request
 from typing import Any, AsyncIterator, Mapping
 
+import httpcore
 import httpx
+
+from cascadectl.providers.http.aionet import AsyncioBackend
 
 _httpx_log = logging.getLogger("httpx")  # the line httpx's own send logs for each request
 
@@ -108,13 +111,28 @@ class PooledTransport(httpx.AsyncBaseTransport):
         return response
 
     def _open(self, shard: int) -> httpx.AsyncHTTPTransport:
-        pool = self._pools[shard] = httpx.AsyncHTTPTransport(verify=self._verify, limits=self._limits)
+        pool = self._pools[shard] = asyncio_transport(self._verify, self._limits)
         return pool
 
     async def aclose(self) -> None:
         for pool in self._pools:
             if pool is not None:
                 await pool.aclose()
+
+
+def asyncio_transport(verify: Any, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+    """httpx's transport, its connections on asyncio's own transports (aionet.py)
+    rather than anyio's: the same pool settings, TLS context and errors. httpx takes no
+    network backend, so its pool is replaced by an equal one that has ours; an httpx
+    whose transport has no such pool keeps its own."""
+    context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
+    transport = httpx.AsyncHTTPTransport(verify=context, limits=limits)
+    if type(getattr(transport, "_pool", None)) is httpcore.AsyncConnectionPool:
+        transport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=context, max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry,
+            network_backend=AsyncioBackend())
+    return transport
 
 
 def _share(limit: int | None, shards: int) -> int | None:
@@ -131,9 +149,8 @@ class _Released(httpx.AsyncByteStream):
         self._busy: list[int] | None = busy
         self._shard = shard
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._stream.__aiter__()  # the body's own iterator: no generator layer per chunk
 
     async def aclose(self) -> None:
         if self._busy is not None:

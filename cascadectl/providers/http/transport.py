@@ -23,7 +23,7 @@ import httpx
 
 from cascadectl.config.model import TierConfig, Timeouts
 from cascadectl.errors import ProviderError
-from cascadectl.providers.http.pool import PooledClient
+from cascadectl.providers.http.pool import PooledClient, asyncio_transport
 from cascadectl.providers.http.sse import DeadlineExceeded, Guard, SSEEvent, sse_batches
 
 log = logging.getLogger("cascadectl.providers")
@@ -35,6 +35,8 @@ _STATUS_KINDS = {
     413: "bad_request", 422: "bad_request", 429: "rate_limit", 503: "overloaded", 529: "overloaded",
 }
 # Error types/codes that say more than the status does.
+# A provider built without a shared client gets one of its own, with httpx's default limits.
+_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 _TYPE_KINDS = {"insufficient_quota": "auth", "overloaded_error": "overloaded"}
 # Servers echo masked keys in 401 messages ("sk-abc***xyz"); never pass those on.
 _KEY_LIKE = re.compile(r"\b(?:sk|key|gsk|xai|pk)[-_][A-Za-z0-9_\-*.]{4,}")
@@ -221,7 +223,8 @@ class HTTPStream:
         self._timeouts = tier.timeout
         self._timeout = build_timeout(tier.timeout)
         self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient(timeout=self._timeout)
+        self._client = client if client is not None else httpx.AsyncClient(
+            timeout=self._timeout, transport=asyncio_transport(True, _LIMITS))
         self._site = site
         self._policy = policy or RetryPolicy(retries=max(0, tier.retries))
         self._sleep: Sleep = hooks.sleep or asyncio.sleep
