@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 if __name__ == "__main__":  # run as a script from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._client import Answer, RawClient
 from bench._timing import median, row, spread
 from bench.harness import SkipBenchmark
 
@@ -44,6 +45,24 @@ GROUP = "serve"
 REPO = Path(__file__).resolve().parent.parent
 CLIENTS = 100
 BODY = {"model": "bench", "messages": [{"role": "user", "content": "What is the capital of France?"}], "stream": True}
+
+
+class Pin(NamedTuple):
+    server: int
+    harness: set[int]
+
+
+def _pin() -> Pin | None:
+    """With two or more CPUs (on Linux), serve gets one of its own and the clients and
+    the upstream share the rest, as a deployed server has its CPU to itself: the
+    figures are then what serve costs, not how the harness crowds it out."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2 or os.environ.get("CASCADECTL_BENCH_NO_PIN"):
+        return None
+    return Pin(cpus[-1], set(cpus[:-1]))
+
+
+PIN = _pin()
 
 
 class Plan(NamedTuple):
@@ -77,14 +96,16 @@ class Server:
         args = [sys.executable, "-m", "cascadectl.cli.main", "serve", *map(str, cascades), "--port", str(self.port),
                 "--trace-dir", str(traces), "--max-concurrency", "1024"]
         self.process = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if PIN:
+            os.sched_setaffinity(self.process.pid, {PIN.server})
         self.url = f"http://127.0.0.1:{self.port}/v1"
 
-    async def ready(self, client: Any) -> None:
+    async def ready(self, client: Clients) -> None:
         for _ in range(400):
             if self.process.poll() is not None:
                 raise RuntimeError(f"serve exited: {self.process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
             try:
-                if (await client.get(f"http://127.0.0.1:{self.port}/health")).status_code == 200:
+                if (await client.http.get(f"http://127.0.0.1:{self.port}/health")).status_code == 200:
                     return
             except Exception:  # noqa: BLE001 - not listening yet
                 await asyncio.sleep(0.05)
@@ -110,26 +131,16 @@ class Server:
                 self.process.kill()
 
 
-class Answer(NamedTuple):
-    seconds: float
-    status: int
-    response_id: str | None  # the completion id: the trace's query id
-    whole: bool  # the stream reached [DONE]
+class Clients(NamedTuple):
+    raw: RawClient  # the measured requests, both ways
+    http: Any  # httpx: health checks
 
 
-async def _one(client: Any, url: str, body: dict[str, Any] = BODY) -> Answer:
-    start, response_id, whole = time.perf_counter(), None, False
-    async with client.stream("POST", f"{url}/chat/completions", json=body) as response:
-        async for line in response.aiter_lines():
-            if line == "data: [DONE]":
-                whole = True
-                break
-            if response_id is None and line.startswith("data: {"):
-                response_id = json.loads(line[6:]).get("id")
-        return Answer(time.perf_counter() - start, response.status_code, response_id, whole)
+async def _one(client: Clients, url: str, body: dict[str, Any] = BODY) -> Answer:
+    return await client.raw.post(f"{url}/chat/completions", body)
 
 
-async def _round(client: Any, url: str, clients: int, during: Any = None) -> tuple[list[Answer], float]:
+async def _round(client: Clients, url: str, clients: int, during: Any = None) -> tuple[list[Answer], float]:
     """`clients` requests at once; `during(tasks)` runs while they are in flight."""
     start = time.perf_counter()
     tasks = [asyncio.create_task(_one(client, url)) for _ in range(clients)]
@@ -150,13 +161,16 @@ async def _measure(plan: Plan) -> list[dict[str, Any]]:
     from bench._loopback import Loopback
 
     limits = httpx.Limits(max_connections=1024, max_keepalive_connections=1024)
+    if PIN:
+        os.sched_setaffinity(0, PIN.harness)  # before the upstream starts: it inherits this
     with Loopback() as upstream, tempfile.TemporaryDirectory(prefix="cascadectl-bench-serve-") as tmp:
         direct_url = upstream.base_url("short")
         cascades = [_cascade(Path(tmp) / "bench.yaml", direct_url),
                     _cascade(Path(tmp) / "paced.yaml", upstream.base_url("paced"), name="paced")]
         server = Server(cascades, Path(tmp) / "traces")
         try:
-            async with httpx.AsyncClient(limits=limits, timeout=60.0) as client:
+            async with httpx.AsyncClient(limits=limits, timeout=60.0) as http:
+                client = Clients(RawClient(), http)
                 await server.ready(client)
                 rows = [await _sequential(client, server, direct_url, plan)]
                 rows += await _steady(client, server, upstream.base_url("paced"), plan)
@@ -167,7 +181,7 @@ async def _measure(plan: Plan) -> list[dict[str, Any]]:
     return rows
 
 
-async def _sequential(client: Any, server: Server, direct: str, plan: Plan) -> dict[str, Any]:
+async def _sequential(client: Clients, server: Server, direct: str, plan: Plan) -> dict[str, Any]:
     """One client, one request at a time, alternating: what serve adds to a request alone."""
     added = []
     for i in range(10 * plan.rounds + 5):
@@ -186,7 +200,7 @@ class Phase(NamedTuple):
     wall: float
 
 
-async def _phase(client: Any, url: str, body: dict[str, Any], plan: Plan, stream_s: float) -> Phase:
+async def _phase(client: Clients, url: str, body: dict[str, Any], plan: Plan, stream_s: float) -> Phase:
     """`plan.clients` loops, started at even offsets over one stream's length, each
     sending its next request as soon as one ends, for `plan.phase_s`. Requests started
     in the first stream's length (connections opening, arrivals spreading out) are
@@ -210,7 +224,7 @@ async def _phase(client: Any, url: str, body: dict[str, Any], plan: Plan, stream
     return Phase(seconds, answered[0], time.perf_counter() - start)
 
 
-async def _steady(client: Any, server: Server, direct: str, plan: Plan) -> list[dict[str, Any]]:
+async def _steady(client: Clients, server: Server, direct: str, plan: Plan) -> list[dict[str, Any]]:
     from bench._streams import PACED
 
     tokens, pace = PACED["paced"]
@@ -257,7 +271,7 @@ async def _sample_rss(server: Server, peaks: list[int]) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _rounds(client: Any, server: Server, direct: str, plan: Plan) -> list[dict[str, Any]]:
+async def _rounds(client: Clients, server: Server, direct: str, plan: Plan) -> list[dict[str, Any]]:
     await _round(client, direct, plan.clients)  # warm-up: connections, imports, caches
     await _round(client, server.url, plan.clients)
     p50s, p99s, ours_rate, theirs_rate = [], [], [], []
@@ -284,7 +298,7 @@ async def _rounds(client: Any, server: Server, direct: str, plan: Plan) -> list[
     ]
 
 
-async def _sigterm(client: Any, server: Server, plan: Plan, traces: Path) -> dict[str, Any]:
+async def _sigterm(client: Clients, server: Server, plan: Plan, traces: Path) -> dict[str, Any]:
     async def terminate(tasks: list[Any]) -> None:
         await _in_flight(client, server)  # the signal lands while requests are in flight
         server.process.send_signal(signal.SIGTERM)
@@ -303,11 +317,11 @@ async def _sigterm(client: Any, server: Server, plan: Plan, traces: Path) -> dic
     return row(GROUP, "trace lines lost or torn after SIGTERM", len(torn) + len(lost), "lines", target="<= 0", note=note)
 
 
-async def _in_flight(client: Any, server: Server) -> None:
+async def _in_flight(client: Clients, server: Server) -> None:
     """Until the server has a chat completion in flight (a fixed sleep is not enough: a
     server still closing the last round's cascades accepts nothing for a while)."""
     for _ in range(2000):
-        if (await client.get(f"http://127.0.0.1:{server.port}/health")).json()["in_flight"]:
+        if (await client.http.get(f"http://127.0.0.1:{server.port}/health")).json()["in_flight"]:
             return
         await asyncio.sleep(0.001)
 
