@@ -4,7 +4,8 @@ Both sides read the same OpenAI-style SSE body from a loopback server in another
 process, which writes the whole body at once, so the client's CPU sets the pace.
 
 - baseline: `httpx.AsyncClient.stream` + `aiter_lines` + `json.loads` of each
-  `data:` line (the least any client does);
+  `data:` line (the least any client does), over the HTTP/1.1 transport the agent
+  uses (providers/http/h1.py), so that the difference is the engine's own work;
 - ours: a two-tier `CascadeAgent` (OpenAI-compatible tiers) whose drafter is
   served the stream and accepts it with the default validators, consumed
   through `stream_events`.
@@ -27,7 +28,8 @@ from bench._timing import Stopwatch, Timed, differences, interleaved, median, pe
 GROUP = "engine"
 LONG, SHORT = 2000, 8  # chunks in the "long" and "short" streams of bench._streams
 RAW = "raw httpx"
-RAW_NOTE = "baseline: httpx stream + aiter_lines + json.loads per data: line"
+RAW_NOTE = ("baseline: httpx stream + aiter_lines + json.loads per data: line, on the agent's HTTP/1.1 transport "
+            "(the engine's work alone)")
 MAX_TOKENS = 4096
 Runner = Callable[[], Awaitable[Timed]]
 
@@ -53,11 +55,18 @@ def make_agent(base_url: str) -> Any:
     return CascadeAgent(models=models)
 
 
-def make_client() -> Any:
+def make_client(our_transport: bool = False) -> Any:
+    """httpx's client with the limits the agent gives its own, so both pools behave
+    alike; with `our_transport`, on the agent's HTTP/1.1 transport, so that the
+    difference is the engine's work alone (bench/transport.py compares transports)."""
     import httpx
 
-    # The limits the agent gives its own client, so both pools behave alike.
-    return httpx.AsyncClient(limits=httpx.Limits(max_connections=256, max_keepalive_connections=64), timeout=60.0)
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+    if our_transport:
+        from cascadectl.providers.http.pool import h1_transport
+
+        return httpx.AsyncClient(limits=limits, timeout=60.0, transport=h1_transport(True, limits))
+    return httpx.AsyncClient(limits=limits, timeout=60.0)
 
 
 def check_accepted(result: Any) -> None:
@@ -154,9 +163,10 @@ def stream_rows(long_pair: Sequence[Sequence[Timed]], short_pair: Sequence[Seque
     ]
 
 
-async def measure(base_url: str, runs: int, warmup: int, extra: Sequence[Runner] = ()) -> list[list[Timed]]:
+async def measure(base_url: str, runs: int, warmup: int, extra: Sequence[Runner] = (),
+                  our_transport: bool = False) -> list[list[Timed]]:
     """(ours, raw, *extra) on one stream, with a fresh agent and a fresh client, warmed before timing."""
-    agent, client = make_agent(base_url), make_client()
+    agent, client = make_agent(base_url), make_client(our_transport)
     try:
         return await interleaved([ours_runner(agent), raw_runner(client, base_url), *extra], runs, warmup)
     finally:
@@ -202,8 +212,8 @@ async def _streams(p: Plan) -> list[dict[str, Any]]:
     from bench._loopback import Loopback
 
     with Loopback() as server:
-        long_pair = await measure(server.base_url("long"), p.long_runs, p.warmup)
-        short_pair = await measure(server.base_url("short"), p.short_runs, p.warmup)
+        long_pair = await measure(server.base_url("long"), p.long_runs, p.warmup, our_transport=True)
+        short_pair = await measure(server.base_url("short"), p.short_runs, p.warmup, our_transport=True)
     return stream_rows(long_pair, short_pair)
 
 

@@ -1,38 +1,35 @@
-"""The HTTP client an agent shares between its tiers: connections split over
-several small httpcore pools, because one large pool costs CPU quadratic in its
-size on every request start and end; and a short path for the providers'
-streaming POSTs past what this client never uses (auth, redirects, cookies, hooks)."""
+"""The HTTP client an agent shares between its tiers: httpx's client over our
+HTTP/1.1 transport (h1.py), with a short path for the providers' streaming POSTs past
+what this client never uses (auth, redirects, cookies, hooks). Behind a proxy set in
+the environment it is httpx's own client, which honours the proxy."""
 from __future__ import annotations
 
 import json
 import logging
 import ssl
 import urllib.request
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, Mapping
 
-import httpcore
 import httpx
 
-from cascadectl.providers.http.aionet import AsyncioBackend
+from cascadectl.providers.http.h1 import H1Transport
 
 _httpx_log = logging.getLogger("httpx")  # the line httpx's own send logs for each request
 
 
-def pooled_client(max_connections: int = 256, max_keepalive: int = 64, shards: int = 8) -> httpx.AsyncClient:
-    """The client an agent shares between its HTTP tiers. Behind a proxy set in
-    the environment it is httpx's own (which honours the proxy); otherwise its
-    connections are split over `shards` pools (see PooledTransport)."""
+def pooled_client(max_connections: int = 256, max_keepalive: int = 64) -> httpx.AsyncClient:
+    """The client an agent shares between its HTTP tiers."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_keepalive)
-    if shards <= 1 or any(scheme != "no" for scheme in urllib.request.getproxies()):
+    if any(scheme != "no" for scheme in urllib.request.getproxies()):
         return httpx.AsyncClient(limits=limits)
-    context: ssl.SSLContext = httpx.create_ssl_context()  # one for every pool: each costs milliseconds
-    return PooledClient(PooledTransport(shards, limits, context), limits, context)
+    context: ssl.SSLContext = httpx.create_ssl_context()
+    return PooledClient(H1Transport(context, limits), limits, context)
 
 
 class PooledClient(httpx.AsyncClient):
-    """httpx's client over a PooledTransport, with `post_stream` for the providers' calls."""
+    """httpx's client over an H1Transport, with `post_stream` for the providers' calls."""
 
-    def __init__(self, transport: PooledTransport, limits: httpx.Limits, verify: Any) -> None:
+    def __init__(self, transport: H1Transport, limits: httpx.Limits, verify: Any) -> None:
         super().__init__(limits=limits, verify=verify, transport=transport)
         self.pooled = transport
         self._merged_headers: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}  # not `_headers`: httpx's own
@@ -80,80 +77,8 @@ def _encode_json(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
-class PooledTransport(httpx.AsyncBaseTransport):
-    """Several smaller httpcore pools behind one transport. httpcore scans every
-    connection of its pool, and each idle one against all the others, whenever a
-    request starts or ends: at 64 requests in flight that cost ~4 ms of CPU per
-    request. A request goes to the pool with the fewest in flight (the first on a
-    tie), so calls one after another still reuse a single connection."""
-
-    def __init__(self, shards: int, limits: httpx.Limits, verify: Any = True) -> None:
-        self._limits = httpx.Limits(
-            max_connections=_share(limits.max_connections, shards),
-            max_keepalive_connections=_share(limits.max_keepalive_connections, shards),
-            keepalive_expiry=limits.keepalive_expiry,
-        )
-        self._verify = verify
-        self._pools: list[httpx.AsyncHTTPTransport | None] = [None] * shards
-        self._busy = [0] * shards
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        busy = self._busy
-        shard = busy.index(min(busy))
-        pool = self._pools[shard] or self._open(shard)
-        busy[shard] += 1
-        try:
-            response = await pool.handle_async_request(request)
-        except BaseException:
-            busy[shard] -= 1
-            raise
-        response.stream = _Released(response.stream, busy, shard)
-        return response
-
-    def _open(self, shard: int) -> httpx.AsyncHTTPTransport:
-        pool = self._pools[shard] = asyncio_transport(self._verify, self._limits)
-        return pool
-
-    async def aclose(self) -> None:
-        for pool in self._pools:
-            if pool is not None:
-                await pool.aclose()
-
-
-def asyncio_transport(verify: Any, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
-    """httpx's transport, its connections on asyncio's own transports (aionet.py)
-    rather than anyio's: the same pool settings, TLS context and errors. httpx takes no
-    network backend, so its pool is replaced by an equal one that has ours; an httpx
-    whose transport has no such pool keeps its own."""
+def h1_transport(verify: Any, limits: httpx.Limits) -> H1Transport:
+    """Our HTTP/1.1 transport (h1.py) with httpx's TLS settings: `verify` is what
+    httpx.AsyncClient takes (True, a CA bundle path, or an SSLContext)."""
     context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
-    transport = httpx.AsyncHTTPTransport(verify=context, limits=limits)
-    if type(getattr(transport, "_pool", None)) is httpcore.AsyncConnectionPool:
-        transport._pool = httpcore.AsyncConnectionPool(
-            ssl_context=context, max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry,
-            network_backend=AsyncioBackend())
-    return transport
-
-
-def _share(limit: int | None, shards: int) -> int | None:
-    return None if limit is None else max(1, -(-limit // shards))
-
-
-class _Released(httpx.AsyncByteStream):
-    """A response body that gives its pool's in-flight slot back when closed."""
-
-    __slots__ = ("_stream", "_busy", "_shard")
-
-    def __init__(self, stream: Any, busy: list[int], shard: int) -> None:
-        self._stream = stream
-        self._busy: list[int] | None = busy
-        self._shard = shard
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._stream.__aiter__()  # the body's own iterator: no generator layer per chunk
-
-    async def aclose(self) -> None:
-        if self._busy is not None:
-            self._busy[self._shard] -= 1
-            self._busy = None
-        await self._stream.aclose()
+    return H1Transport(context, limits)
