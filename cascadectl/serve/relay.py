@@ -50,7 +50,7 @@ class Gate:
         self.held: list[StreamEvent] = []
 
     def feed(self, event: StreamEvent) -> list[StreamEvent]:
-        kind = event.type.value
+        kind = event.type._value_
         if kind in OUTPUT_KINDS:
             if self.live or self.left == 0:
                 return [event]
@@ -100,9 +100,9 @@ class ChatResponse:
         result, failure = None, None
         async with aclosing(self.events) as events:
             async for event in events:
-                if event.type.value == "complete":
+                if event.type._value_ == "complete":
                     result = CascadeResult.from_dict(event.data["result"])
-                elif event.type.value == "error":
+                elif event.type._value_ == "error":
                     failure = upstream_failure(event.data)
         if result is None:
             await send_error(scope, receive, send, failure or no_result())
@@ -136,7 +136,7 @@ class ChatResponse:
     async def _release(self, scope: Scope, receive: Receive, send: Send, items: list[StreamEvent]) -> bool:
         """What the gate let through, in one write: a held draft goes out whole, and the
         answer ends (`[DONE]` and the end of the body) before the cascade is closed."""
-        last = items[-1].type.value
+        last = items[-1].type._value_
         if last == "error":  # the gate passes an error alone
             await self._failed(scope, receive, send, upstream_failure(items[-1].data))
             return True

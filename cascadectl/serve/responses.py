@@ -161,7 +161,7 @@ class Chunks:
 
     def wire(self, event: StreamEvent) -> bytes:
         """`for_event`, encoded as SSE events."""
-        if self._text is not None and event.type.value in TEXT_KINDS:
+        if self._text is not None and event.type._value_ in TEXT_KINDS:
             if not event.content:
                 return b""
             before, after = self._text
@@ -183,7 +183,7 @@ class Chunks:
         return self.chunk({"role": "assistant", "content": ""})
 
     def for_event(self, event: StreamEvent) -> list[dict[str, Any]]:
-        kind = event.type.value
+        kind = event.type._value_
         if kind in TEXT_KINDS:
             return [self.chunk({"content": event.content})] if event.content else []
         if kind == "tool_call_start":

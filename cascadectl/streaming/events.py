@@ -72,7 +72,7 @@ class StreamEvent:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "type": self.type.value,
+            "type": self.type._value_,
             "content": self.content,
             "model": self.model,
             "phase": self.phase,

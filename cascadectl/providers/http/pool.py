@@ -20,10 +20,22 @@ _httpx_log = logging.getLogger("httpx")  # the line httpx's own send logs for ea
 def pooled_client(max_connections: int = 256, max_keepalive: int = 64) -> httpx.AsyncClient:
     """The client an agent shares between its HTTP tiers."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_keepalive)
-    if any(scheme != "no" for scheme in urllib.request.getproxies()):
+    if _proxied():
         return httpx.AsyncClient(limits=limits)
     context: ssl.SSLContext = httpx.create_ssl_context()
     return PooledClient(H1Transport(context, limits), limits, context)
+
+
+def own_client(timeout: httpx.Timeout, limits: httpx.Limits) -> httpx.AsyncClient:
+    """A provider's client when it is given none: on our transport, or behind a proxy
+    httpx's own (httpx ignores the environment's proxies once given a transport)."""
+    if _proxied():
+        return httpx.AsyncClient(timeout=timeout, limits=limits)
+    return httpx.AsyncClient(timeout=timeout, transport=h1_transport(True, limits))
+
+
+def _proxied() -> bool:
+    return any(scheme != "no" for scheme in urllib.request.getproxies())
 
 
 class PooledClient(httpx.AsyncClient):

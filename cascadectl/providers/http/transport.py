@@ -23,7 +23,7 @@ import httpx
 
 from cascadectl.config.model import TierConfig, Timeouts
 from cascadectl.errors import ProviderError
-from cascadectl.providers.http.pool import PooledClient, h1_transport
+from cascadectl.providers.http.pool import PooledClient, own_client
 from cascadectl.providers.http.sse import DeadlineExceeded, Guard, SSEEvent, sse_batches
 
 log = logging.getLogger("cascadectl.providers")
@@ -223,8 +223,7 @@ class HTTPStream:
         self._timeouts = tier.timeout
         self._timeout = build_timeout(tier.timeout)
         self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient(
-            timeout=self._timeout, transport=h1_transport(True, _LIMITS))
+        self._client = client if client is not None else own_client(self._timeout, _LIMITS)
         self._site = site
         self._policy = policy or RetryPolicy(retries=max(0, tier.retries))
         self._sleep: Sleep = hooks.sleep or asyncio.sleep

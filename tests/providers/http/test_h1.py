@@ -14,7 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cascadectl.providers.http.h1 import _HIGH_WATER, Connection, H1Transport
+from cascadectl.providers.http.h1 import H1Transport
+from cascadectl.providers.http.h1conn import HIGH_WATER as _HIGH_WATER
+from cascadectl.providers.http.h1conn import Connection
 from cascadectl.providers.http.pool import h1_transport
 from tests.support.sse_server import Scripted, SSEServer, tls_context, trusting_context
 
@@ -37,11 +39,14 @@ def test_a_chunked_stream_arrives_whole_and_the_connection_is_reused(sse_server:
     sse_server.add("/s", Scripted(chunks=chunks), Scripted(chunks=chunks))
     transport = _transport()
 
-    async def go() -> list[bytes]:
+    async def go() -> tuple[list[bytes], int]:
         async with httpx.AsyncClient(transport=transport) as client:
-            return [(await _get(client, sse_server.url + "/s"))[1] for _ in range(2)]
+            bodies = [(await _get(client, sse_server.url + "/s"))[1] for _ in range(2)]
+            return bodies, transport._open
 
-    assert asyncio.run(go()) == [b"".join(chunks)] * 2
+    bodies, open_before_close = asyncio.run(go())
+    assert bodies == [b"".join(chunks)] * 2
+    assert open_before_close == 1  # both requests on one kept connection
     assert transport._open == 0 and transport._idle_count == 0  # closed with the client
     assert len(sse_server.requests) == 2
 
@@ -179,39 +184,66 @@ def raw() -> Iterator[Callable[[Callable[[int, socket.socket], None]], RawServer
         server.close()
 
 
-def test_a_keep_alive_connection_the_server_dropped_is_retried_once_on_a_fresh_one(raw: Any) -> None:
-    seen: list[tuple[int, bytes]] = []
-
+def _drops_the_second_request(seen: list[tuple[int, bytes]]) -> Callable[[int, socket.socket], None]:
+    """Connection 0 answers one request, reads the next and closes without an answer
+    (an idle timeout racing the request); later connections answer."""
     def handle(number: int, sock: socket.socket) -> None:
         seen.append((number, _read_request(sock)))
         sock.sendall(_ok(b"first" if number == 0 else b"fresh"))
         if number == 0:
-            seen.append((number, _read_request(sock)))  # the second request, on the kept connection:
-            return  # closed without an answer (an idle timeout racing the request)
+            seen.append((number, _read_request(sock)))
+    return handle
 
-    server = raw(handle)
+
+def test_an_idempotent_request_on_a_dropped_keep_alive_connection_is_sent_once_more(raw: Any) -> None:
+    seen: list[tuple[int, bytes]] = []
+    server = raw(_drops_the_second_request(seen))
+    transport = _transport()
 
     async def go() -> list[bytes]:
-        async with httpx.AsyncClient(transport=_transport()) as client:
+        async with httpx.AsyncClient(transport=transport) as client:
             url = f"http://127.0.0.1:{server.port}/"
-            return [(await client.post(url, content=b"x")).content for _ in range(2)]
+            return [(await client.get(url)).content for _ in range(2)]
 
     assert asyncio.run(go()) == [b"first", b"fresh"]
-    assert [number for number, _ in seen] == [0, 0, 1]  # sent on the kept connection, then once more
+    assert [number for number, _ in seen] == [0, 0, 1]  # sent on the kept connection, then once on a new one
+    assert transport._open == 0
+
+
+def test_a_post_that_was_sent_is_never_sent_again(raw: Any) -> None:
+    seen: list[tuple[int, bytes]] = []
+    server = raw(_drops_the_second_request(seen))
+    transport = _transport()
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=transport) as client:
+            url = f"http://127.0.0.1:{server.port}/v1/chat/completions"
+            assert (await client.post(url, content=b"one")).content == b"first"
+            await client.post(url, content=b"two")  # the server may have run it: not ours to repeat
+
+    with pytest.raises(httpx.RemoteProtocolError, match="without a response") as failure:
+        asyncio.run(go())
+    assert failure.value.request.method == "POST"
+    assert [number for number, _ in seen] == [0, 0]  # no second connection, no second send
+    assert transport._open == 0
 
 
 def test_a_fresh_connection_closed_without_an_answer_is_not_retried(raw: Any) -> None:
+    accepted: list[int] = []
+
     def handle(number: int, sock: socket.socket) -> None:
+        accepted.append(number)
         _read_request(sock)
 
     server = raw(handle)
 
     async def go() -> None:
         async with httpx.AsyncClient(transport=_transport()) as client:
-            await client.post(f"http://127.0.0.1:{server.port}/", content=b"x")
+            await client.get(f"http://127.0.0.1:{server.port}/")
 
     with pytest.raises(httpx.RemoteProtocolError, match="without a response"):
         asyncio.run(go())
+    assert accepted == [0]
 
 
 def test_a_streamed_request_body_is_sent_chunked(raw: Any) -> None:
@@ -479,3 +511,184 @@ def test_a_cancelled_read_leaves_no_waiter_behind() -> None:
         return connection._waiter is None, await _read_all(connection)
 
     assert asyncio.run(go()) == (True, b"later")
+
+
+# --- the pool's accounting under failure, and errors through the transport --------------
+
+def _settled(transport: H1Transport) -> bool:
+    """Nothing in use: every open connection is an idle one (none counted twice, none lost)."""
+    return transport._open == transport._idle_count == sum(len(q) for q in transport._idle.values()) >= 0
+
+
+def _answers(count: int, body: bytes = b"ok") -> Callable[[int, socket.socket], None]:
+    def handle(number: int, sock: socket.socket) -> None:
+        for _ in range(count):
+            _read_request(sock)
+            sock.sendall(_ok(body))
+    return handle
+
+
+def test_closing_a_response_then_reading_on_frees_its_slot_once(raw: Any) -> None:
+    server = raw(_answers(1))
+    transport = _transport()
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=transport) as client:
+            async with client.stream("GET", f"http://127.0.0.1:{server.port}/") as response:
+                chunks = response.stream.__aiter__()
+                await response.aclose()
+                with pytest.raises(StopAsyncIteration):
+                    await chunks.__anext__()
+            assert _settled(transport)
+
+    asyncio.run(go())
+    assert transport._open == 0
+
+
+def test_a_close_delimited_body_closed_by_us_is_an_error_for_its_reader_not_a_short_body(raw: Any) -> None:
+    def handle(number: int, sock: socket.socket) -> None:
+        _read_request(sock)
+        sock.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\npart1")
+        sock.recv(10)  # until the client goes
+
+    server = raw(handle)
+    transport = _transport()
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=transport) as client:
+            async with client.stream("GET", f"http://127.0.0.1:{server.port}/") as response:
+                chunks = response.stream.__aiter__()
+                assert await chunks.__anext__() == b"part1"
+                reading = asyncio.ensure_future(chunks.__anext__())
+                await asyncio.sleep(0)  # one loop turn: the reader waits for more
+                await response.aclose()  # another task closes the response meanwhile
+                with pytest.raises(httpx.ReadError, match="closed before its end"):
+                    await reading
+
+    asyncio.run(go())
+    assert transport._open == 0
+
+
+def test_a_slot_handed_to_a_cancelled_waiter_passes_to_the_next(raw: Any) -> None:
+    server = raw(_answers(3))
+    transport = _transport(httpx.Limits(max_connections=1, max_keepalive_connections=1))
+    url = f"http://127.0.0.1:{server.port}/"
+
+    async def go() -> int:
+        async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5.0, pool=None)) as client:
+            async with client.stream("GET", url) as holder:
+                first, second = asyncio.ensure_future(client.get(url)), asyncio.ensure_future(client.get(url))
+                while len(transport._slot_waiters) < 2:
+                    await asyncio.sleep(0)
+                await holder.aread()  # the connection goes idle: the first waiter is woken...
+                first.cancel()  # ...and cancelled before it runs (a deadline firing in the same turn)
+            with pytest.raises(asyncio.CancelledError):
+                await first
+            status = (await asyncio.wait_for(second, 5)).status_code
+            assert _settled(transport)
+            return status
+
+    assert asyncio.run(go()) == 200
+
+
+def test_a_connect_that_does_not_finish_in_time_is_a_connect_timeout() -> None:
+    transport = _transport()
+    request = httpx.Request("GET", "http://127.0.0.1:9/", extensions={"timeout": {"connect": 0.0}})
+
+    with pytest.raises(httpx.ConnectTimeout) as failure:
+        asyncio.run(transport.handle_async_request(request))
+    assert failure.value.request is request
+    assert transport._open == 0
+
+
+def test_a_malformed_response_fails_its_request_and_frees_the_connection(raw: Any) -> None:
+    def handle(number: int, sock: socket.socket) -> None:
+        _read_request(sock)
+        sock.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n")
+
+    server = raw(handle)
+    transport = _transport()
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=transport) as client:
+            await client.get(f"http://127.0.0.1:{server.port}/")
+
+    with pytest.raises(httpx.RemoteProtocolError, match="bad chunk size") as failure:
+        asyncio.run(go())
+    assert failure.value.request.url.port == server.port
+    assert transport._open == 0
+
+
+@pytest.mark.parametrize("method, headers", [
+    ("GET / HTTP/1.1\r\nHost: evil\r\n\r\nGET", {}),
+    ("G\u00c9T", {}),
+    ("GET", {"x:y": "1"}),
+])
+def test_a_request_that_would_smuggle_bytes_is_refused(method: str, headers: dict[str, str]) -> None:
+    transport = _transport()
+    request = httpx.Request("GET", "http://127.0.0.1:9/")
+    request.method = method
+    for name, value in headers.items():
+        request.headers._list.append((name.encode(), name.encode(), value.encode()))
+
+    with pytest.raises(httpx.LocalProtocolError):
+        asyncio.run(transport.handle_async_request(request))
+    assert transport._open == 0
+
+
+def test_a_chunked_header_with_a_bytes_body_frames_the_body(raw: Any) -> None:
+    received: list[bytes] = []
+
+    def handle(number: int, sock: socket.socket) -> None:
+        received.append(_read_request(sock))
+        sock.sendall(_ok(b"done"))
+
+    server = raw(handle)
+
+    async def go() -> bytes:
+        async with httpx.AsyncClient(transport=_transport()) as client:
+            url = f"http://127.0.0.1:{server.port}/"
+            return (await client.post(url, content=b"abc", headers={"Transfer-Encoding": "chunked"})).content
+
+    assert asyncio.run(go()) == b"done"
+    assert received[0].endswith(b"\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+
+
+@pytest.mark.parametrize("size", [b"0x5", b"+5", b"0_5", b"-0", b"5 5"])
+def test_chunk_sizes_are_plain_hex(size: bytes) -> None:
+    async def go() -> None:
+        connection, _ = _connection()
+        connection.data_received(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + size + b"\r\nhello\r\n0\r\n\r\n")
+        await _read_all(connection)
+
+    with pytest.raises(Exception, match="bad chunk size"):
+        asyncio.run(go())
+
+
+@pytest.mark.parametrize("wire, message", [
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "unsupported Transfer-Encoding"),
+    (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", "status 101"),
+    (b"HTTP/1.1 099 Odd\r\n\r\n", "status 99"),
+    (b"HTTP/1.1 200 OK\r\nContent Length: 2\r\n\r\nok", "malformed response header"),
+    (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70000 + b"\r\n\r\n", "headers longer than"),
+])
+def test_responses_this_client_cannot_take_are_protocol_errors(wire: bytes, message: str) -> None:
+    async def go() -> None:
+        connection, _ = _connection()
+        connection.data_received(wire)
+        await _read_all(connection)
+
+    with pytest.raises(Exception, match=message):
+        asyncio.run(go())
+
+
+def test_a_head_with_bare_line_feeds_and_a_304_without_a_body() -> None:
+    async def go() -> list[tuple[int, bytes, bool]]:
+        out = []
+        for wire in (b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok", b"HTTP/1.1 304 Not Modified\r\nETag: x\r\n\r\n"):
+            connection, _ = _connection()
+            connection.data_received(wire)
+            out.append((connection.status, await _read_all(connection), connection.reusable))
+        return out
+
+    assert asyncio.run(go()) == [(200, b"ok", True), (304, b"", True)]

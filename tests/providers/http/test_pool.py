@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from cascadectl.providers.http.h1 import H1Transport
-from cascadectl.providers.http.pool import PooledClient, pooled_client
+from cascadectl.providers.http.pool import PooledClient, own_client, pooled_client
 from tests.support.sse_server import SSEServer, json_response
 
 
@@ -21,6 +21,17 @@ def test_a_proxy_in_the_environment_gets_httpx_own_client(monkeypatch: pytest.Mo
     client = pooled_client()
     assert not isinstance(client, PooledClient) and not isinstance(client._transport, H1Transport)
     asyncio.run(client.aclose())
+
+
+def test_a_provider_client_behind_a_proxy_is_httpx_own_and_otherwise_ours(monkeypatch: pytest.MonkeyPatch) -> None:
+    timeout, limits = httpx.Timeout(5.0), httpx.Limits(max_connections=4)
+    direct = own_client(timeout, limits)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    proxied = own_client(timeout, limits)
+    assert isinstance(direct._transport, H1Transport)
+    assert not isinstance(proxied._transport, H1Transport) and proxied._mounts  # the proxy is mounted
+    asyncio.run(direct.aclose())
+    asyncio.run(proxied.aclose())
 
 
 def test_the_short_post_path_sends_what_httpx_send_sends() -> None:
