@@ -52,6 +52,9 @@ class Connection(asyncio.Protocol):
         self._pending = b""  # received bytes not parsed yet (a partial line or head)
         self._waiter: asyncio.Future[None] | None = None
         self._drain: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None
+        self._timeout = 0.0
         self.reset(head_only=False)
 
     def reset(self, head_only: bool) -> None:
@@ -340,20 +343,36 @@ class Connection(asyncio.Protocol):
                 await self._wait(timeout)
 
     async def _wait(self, timeout: float | None) -> None:
+        """Until the protocol has news. The read timeout is one timer per connection,
+        moved on lazily: each wait only notes its deadline, and the timer, when it
+        fires early, re-arms itself for the latest one (a timer per wait cost more
+        than the rest of a chunk's read)."""
         if self.failure is not None:
             raise self.failure.fresh()
         loop = asyncio.get_running_loop()
         self._waiter = waiter = loop.create_future()
-        timer = None if timeout is None else loop.call_later(timeout, _expire, waiter, httpx.ReadTimeout,
-                                                              f"no data for {timeout:g} s")
+        if timeout is not None:
+            self._deadline, self._timeout = loop.time() + timeout, timeout
+            if self._timer is None:
+                self._timer = loop.call_at(self._deadline, self._check_deadline)
         try:
             await waiter
         finally:
             self._waiter = None
-            if timer is not None:
-                timer.cancel()
+            self._deadline = None
         if self.failure is not None and not self._parts:
             raise self.failure.fresh()
+
+    def _check_deadline(self) -> None:
+        self._timer = None
+        deadline, waiter = self._deadline, self._waiter
+        if deadline is None or waiter is None or waiter.done():
+            return  # not waiting: the next wait arms a fresh timer
+        loop = asyncio.get_running_loop()
+        if loop.time() < deadline - 0.001:
+            self._timer = loop.call_at(deadline, self._check_deadline)
+            return
+        waiter.set_exception(Failure(httpx.ReadTimeout, f"no data for {self._timeout:g} s"))
 
     def close(self) -> None:
         """Close from our side: a response not read to its end fails its reader (it is
@@ -362,6 +381,9 @@ class Connection(asyncio.Protocol):
         if not self.done and self.failure is None:
             self.failure = Failure(httpx.ReadError, "the response was closed before its end")
             self._wake()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 

@@ -692,3 +692,19 @@ def test_a_head_with_bare_line_feeds_and_a_304_without_a_body() -> None:
         return out
 
     assert asyncio.run(go()) == [(200, b"ok", True), (304, b"", True)]
+
+
+def test_the_read_timer_moves_on_with_each_wait_and_fires_once_a_deadline_passes() -> None:
+    async def go() -> tuple[bool, bool, bool]:
+        connection, _ = _connection()
+        waiting = asyncio.ensure_future(connection.wait_head(60))
+        await asyncio.sleep(0)  # one loop turn: the wait has noted its deadline
+        connection._check_deadline()  # the timer firing before the deadline (it had moved on)
+        rearmed, still_waiting = connection._timer is not None, not waiting.done()
+        connection._deadline = asyncio.get_running_loop().time() - 1  # now past it
+        connection._check_deadline()
+        with pytest.raises(Exception, match="no data for 60 s") as failure:
+            await waiting
+        return rearmed, still_waiting, failure.value.kind is httpx.ReadTimeout  # type: ignore[attr-defined]
+
+    assert asyncio.run(go()) == (True, True, True)
