@@ -7,9 +7,10 @@ has let in-flight requests finish, so traces end in whole lines.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import time
-from typing import TYPE_CHECKING, AsyncIterator, Mapping
+from typing import TYPE_CHECKING, AsyncIterator, Iterator, Mapping
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -93,6 +94,21 @@ class CascadeServer:
             self.trace.close()
 
 
+@contextlib.contextmanager
+def _startup_objects_frozen() -> Iterator[None]:
+    """What is alive once the server is up (modules, agents, schemas) is kept out of
+    the garbage collector's scans while it serves: each request makes thousands of
+    short-lived objects, and the collections they trigger then skip the long-lived
+    heap. On a paced 48-token stream that took the collector's share of a request from
+    about 0.65 to 0.1 ms of CPU (bench/serve.py), and the long gen-2 pauses with it."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def create_app(
     agents: Mapping[str, CascadeAgent], settings: ServeSettings, api_key: str | None = None, trace: TraceWriter | None = None
 ) -> Starlette:
@@ -100,10 +116,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            await server.aclose()
+        with _startup_objects_frozen():
+            try:
+                yield
+            finally:
+                await server.aclose()
 
     routes = [
         Route(CHAT_PATH, server.chat, methods=["POST"]),

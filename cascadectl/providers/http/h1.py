@@ -245,21 +245,19 @@ class _Body(httpx.AsyncByteStream):
         self._timeout = timeout
         self._request = request
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> AsyncIterator[bytes]:
         connection = self._connection
         if connection is None:
-            return
-        try:
-            async for data in connection.body(self._timeout):
-                yield data
-        except Failure as exc:
-            if self._connection is connection:
-                self._connection = None
-                self._transport.discard(connection)
-            raise exc.kind(str(exc), request=self._request) from None
+            return _nothing()
+        return connection.body(self._timeout, self._request, self._finished)  # the connection's own: no layer here
+
+    def _finished(self, connection: Connection, complete: bool) -> None:
         if self._connection is connection:  # not closed meanwhile
             self._connection = None
-            self._transport.release(connection)
+            if complete:
+                self._transport.release(connection)
+            else:
+                self._transport.discard(connection)
 
     async def aclose(self) -> None:
         connection, self._connection = self._connection, None
@@ -269,6 +267,11 @@ class _Body(httpx.AsyncByteStream):
             self._transport.release(connection)  # complete already (HEAD, 204, read whole)
         else:
             self._transport.discard(connection)
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield  # an async generator with nothing to give
 
 
 def _serialize(request: httpx.Request) -> tuple[bytes, Any, bool]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import httpx
 
@@ -326,21 +326,29 @@ class Connection(asyncio.Protocol):
         while not self.head_done and not self.done:
             await self._wait(timeout)
 
-    async def body(self, timeout: float | None) -> AsyncIterator[bytes]:
-        while True:
-            parts = self._parts
-            if parts:
-                data = parts[0] if len(parts) == 1 else b"".join(parts)
-                parts.clear()
-                self._waiting = 0
-                if self._paused and self.transport is not None:
-                    self._paused = False
-                    self.transport.resume_reading()
-                yield data
-            elif self.done:
-                return
-            else:
-                await self._wait(timeout)
+    async def body(self, timeout: float | None, request: httpx.Request,
+                   finished: Callable[[Connection, bool], None]) -> AsyncIterator[bytes]:
+        """The decoded body as it arrives; `finished(self, complete)` once it ended (read
+        whole) or failed. A failure is raised as its httpx exception for `request`."""
+        try:
+            while True:
+                parts = self._parts
+                if parts:
+                    data = parts[0] if len(parts) == 1 else b"".join(parts)
+                    parts.clear()
+                    self._waiting = 0
+                    if self._paused and self.transport is not None:
+                        self._paused = False
+                        self.transport.resume_reading()
+                    yield data
+                elif self.done:
+                    break
+                else:
+                    await self._wait(timeout)
+        except Failure as exc:
+            finished(self, False)
+            raise exc.kind(str(exc), request=request) from None
+        finished(self, True)
 
     async def _wait(self, timeout: float | None) -> None:
         """Until the protocol has news. The read timeout is one timer per connection,

@@ -241,41 +241,31 @@ class HTTPStream:
         final: Callable[[SSEEvent], bool] | None = None,
     ) -> AsyncIterator[list[SSEEvent]]:
         """POST `body` and yield the response's events in batches (see sse_batches),
-        retrying failures that happen before the first event was handed out."""
+        retrying failures that happen before the first event was handed out. (One
+        generator for the attempts and their events: a layer less per body chunk.)"""
         guard = Guard(self._timeouts.total)
         try:
             for attempt in itertools.count():
+                response: httpx.Response | None = None
+                started = False
                 try:
-                    async with aclosing(self._attempt(url, headers, body, guard, final)) as batches:
+                    response = await self._open(url, headers, body, guard)
+                    async with aclosing(sse_batches(response, guard, self._timeouts.stall, final)) as batches:
                         async for batch in batches:
+                            started = True
                             yield batch
                     return
-                except ProviderError as error:
-                    await self._before_retry(error, attempt, guard)
+                except (httpx.HTTPError, DeadlineExceeded) as exc:
+                    error = transport_error(self._site, exc, started, in_body=response is not None)
+                    error.__cause__, error.__suppress_context__ = exc, True
+                except ProviderError as exc:
+                    error = exc
+                finally:
+                    if response is not None:
+                        await response.aclose()
+                await self._before_retry(error, attempt, guard)
         finally:
             guard.close()
-
-    async def _attempt(
-        self,
-        url: str,
-        headers: Mapping[str, str],
-        body: Mapping[str, Any],
-        guard: Guard,
-        final: Callable[[SSEEvent], bool] | None,
-    ) -> AsyncIterator[list[SSEEvent]]:
-        response: httpx.Response | None = None
-        started = False
-        try:
-            response = await self._open(url, headers, body, guard)
-            async with aclosing(sse_batches(response, guard, self._timeouts.stall, final)) as batches:
-                async for batch in batches:
-                    started = True
-                    yield batch
-        except (httpx.HTTPError, DeadlineExceeded) as exc:
-            raise transport_error(self._site, exc, started, in_body=response is not None) from exc
-        finally:
-            if response is not None:
-                await response.aclose()
 
     async def aclose(self) -> None:
         if self._owns_client:
