@@ -229,7 +229,7 @@ async def sse_batches(
     message_stop), the rest of the body is drained briefly so the connection
     goes back to the pool instead of being closed, and iteration ends."""
     parser = SSEParser()
-    chunks = cast(AsyncGenerator[bytes, None], response.aiter_bytes())  # httpx types it as a plain iterator
+    chunks = body_chunks(response)
     try:
         while (chunk := await _next_chunk(chunks, guard, stall)) is not None:
             events = parser.feed(chunk)
@@ -243,6 +243,18 @@ async def sse_batches(
             yield events
     finally:
         await chunks.aclose()
+
+
+def body_chunks(response: httpx.Response) -> AsyncGenerator[bytes, None]:
+    """The response body as it arrives. Without a Content-Encoding to undo, straight
+    from the transport's stream: httpx's aiter_bytes would add two generator layers,
+    a decoder and a chunker per body chunk that leave the bytes as they are."""
+    coding = response.headers.get("content-encoding", "").strip().lower()
+    stream = response.stream
+    if coding in ("", "identity") and isinstance(stream, httpx.AsyncByteStream) and not response.is_stream_consumed:
+        response.is_stream_consumed = True  # as aiter_raw marks it: a second read fails the same way
+        return cast(AsyncGenerator[bytes, None], stream.__aiter__())
+    return cast(AsyncGenerator[bytes, None], response.aiter_bytes())  # httpx types it as a plain iterator
 
 
 async def _next_chunk(chunks: AsyncIterator[bytes], guard: Guard, stall: float | None) -> bytes | None:

@@ -263,3 +263,16 @@ def test_an_unknown_option_is_a_config_error() -> None:
 def test_an_option_of_the_wrong_type_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="options.extra_body must be a Mapping, got 'seed=7'"):
         h.make(h.tier("http://x", options={"extra_body": "seed=7"}))
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+def test_a_compressed_stream_is_decoded_and_a_plain_one_read_as_is(sse_server: SSEServer, encoding: str) -> None:
+    import gzip
+
+    body = b"".join(openai_events(h.HELLO))
+    headers = (("Content-Type", "text/event-stream"), ("Content-Encoding", encoding))
+    wire = gzip.compress(body) if encoding == "gzip" else body
+    sse_server.add(PATH, Scripted(chunks=(wire[:7], wire[7:]), headers=headers))
+    outcome = h.run(h.tier(sse_server.url), recorder=h.Recorder())
+    assert outcome.error is None
+    assert h.text(outcome.deltas) == "Hello"
