@@ -101,12 +101,19 @@ def _startup_objects_frozen() -> Iterator[None]:
     short-lived objects, and the collections they trigger then skip the long-lived
     heap. On a paced 48-token stream that took the collector's share of a request from
     about 0.65 to 0.1 ms of CPU (bench/serve.py), and the long gen-2 pauses with it."""
-    gc.collect()
-    gc.freeze()
+    _FROZEN[0] += 1
+    if _FROZEN[0] == 1:  # several apps in one process (tests, an embedding host): the first freezes...
+        gc.collect()
+        gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        _FROZEN[0] -= 1
+        if _FROZEN[0] == 0:  # ...and the last to stop thaws
+            gc.unfreeze()
+
+
+_FROZEN = [0]  # apps of this process inside _startup_objects_frozen
 
 
 def create_app(

@@ -20,9 +20,8 @@ TRACE_SCHEMA_VERSION = 1
 _BATCH = 64  # chunk lines held before a write
 # A line's own keys, in order; `extra` keys that repeat one take the slow path.
 _KEYS = frozenset(("v", "run_id", "query_id", "seq", "t_ms", "type", "phase", "model", "data", "content", "delta"))
-# A str alone, as json.dumps(..., ensure_ascii=False) writes it inside a line (C where CPython has it).
-_encode = json.encoder.encode_basestring
-_NAMES: dict[Any, str] = {}  # phase and model values, encoded (a handful per process)
+_encode_str = json.encoder.encode_basestring  # a str, as json.dumps(..., ensure_ascii=False) writes it (C in CPython)
+_SCALARS = (str, int, float, bool, type(None))  # exact types whose encoding a cache can keep
 _MIDDLES: dict[Any, str] = {}  # a text line's type, phase, model and data, by (type, phase, model)
 
 
@@ -105,7 +104,7 @@ class QueryTrace:
         content = event.content
         # A plain StreamEvent has no `delta` slot: getattr's miss would cost a caught AttributeError.
         delta = None if type(event) is StreamEvent else getattr(event, "delta", None)
-        tail = self._tail() if content and delta is None and not event.data else None
+        tail = self._tail() if content and type(content) is str and delta is None and not event.data else None
         if tail is not None:
             self._text_line(event, content, tail)
         else:
@@ -123,14 +122,16 @@ class QueryTrace:
         `_line` writes, built around the one value that needs encoding: about a
         quarter of the cost of encoding the whole record."""
         t_ms = round((time.perf_counter() - self.t0) * 1000.0, 3)
-        key = (event.type, event.phase, event.model)
-        middle = _MIDDLES.get(key)
+        phase, model = event.phase, event.model
+        cacheable = type(phase) in _NAME_TYPES and type(model) in _NAME_TYPES  # 1 == True == 1.0 as keys
+        key = (event.type, phase, model)
+        middle = _MIDDLES.get(key) if cacheable else None
         if middle is None:
-            middle = (f'"type": "{event.type._value_}", "phase": {_name(event.phase)}, "model": {_name(event.model)}, '
+            middle = (f'"type": "{event.type._value_}", "phase": {_encode(phase)}, "model": {_encode(model)}, '
                       '"data": {}, "content": ')
-            if len(_MIDDLES) < 256:
+            if cacheable and len(_MIDDLES) < 256:
                 _MIDDLES[key] = middle
-        self.pending.append(f'{self._head}{self.seq}, "t_ms": {t_ms!r}, {middle}{_encode(content)}{tail}}}\n')
+        self.pending.append(f'{self._head}{self.seq}, "t_ms": {t_ms!r}, {middle}{_encode_str(content)}{tail}}}\n')
         self.seq += 1
 
     def _tail(self) -> str | None:
@@ -138,7 +139,12 @@ class QueryTrace:
         extra = self.extra
         if not extra:
             return ""
-        items = tuple(extra.items())
+        if any(type(value) not in _SCALARS for value in extra.values()):  # a list or dict may change in place
+            self._extra_items = None
+            if not _KEYS.isdisjoint(extra):
+                return None
+            return ", " + json.dumps(extra, ensure_ascii=False, default=_jsonable)[1:-1]
+        items = tuple((key, type(value), value) for key, value in extra.items())  # 1, True and 1.0 differ here
         if items != self._extra_items:
             self._extra_items = items
             clash = not _KEYS.isdisjoint(extra)
@@ -168,13 +174,14 @@ class QueryTrace:
         self.pending, self.seq = [], 0
 
 
-def _name(value: Any) -> str:
-    encoded = _NAMES.get(value)
-    if encoded is None:
-        encoded = json.dumps(value, ensure_ascii=False, default=_jsonable)
-        if len(_NAMES) < 256 and isinstance(value, (str, type(None))):
-            _NAMES[value] = encoded
-    return encoded
+_NAME_TYPES = (str, type(None))
+
+
+def _encode(value: Any) -> str:
+    """Any value as the generic path encodes it; a str by the C encoder alone."""
+    if type(value) is str:
+        return _encode_str(value)  # type: ignore[no-any-return]
+    return json.dumps(value, ensure_ascii=False, default=_jsonable)
 
 
 def _jsonable(value: Any) -> Any:

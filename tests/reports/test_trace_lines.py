@@ -68,3 +68,29 @@ def test_extra_that_changes_between_lines_is_re_encoded() -> None:
     trace.event(StreamEvent(StreamEventType.CHUNK, content="b"))
     trace.flush()
     assert [json.loads(line)["step"] for line in out.getvalue().split("\n")[:-1]] == [0, 1]
+
+
+def test_values_equal_as_keys_but_not_as_json_are_not_confused() -> None:
+    events = [StreamEvent(StreamEventType.CHUNK, content="a", model=m) for m in (1, True, 1.0, "1", None)]  # type: ignore[arg-type]
+    lines, run_id = _lines(events, {})
+    assert lines == [_reference(line, "q-\u00e9\"1", run_id, e, {}) for line, e in zip(lines, events)]
+
+
+def test_extra_changed_in_place_or_to_an_equal_value_of_another_type_is_re_encoded() -> None:
+    out = io.StringIO()
+    trace = TraceWriter(out, run_id="r").query("q", extra={"tags": ["a"], "n": 1})
+    trace.event(StreamEvent(StreamEventType.CHUNK, content="x"))
+    trace.extra["tags"].append("b")
+    trace.extra["n"] = True
+    trace.event(StreamEvent(StreamEventType.CHUNK, content="y"))
+    trace.flush()
+    second = json.loads(out.getvalue().split("\n")[1])
+    assert second["tags"] == ["a", "b"] and second["n"] is True
+
+
+def test_ids_that_are_not_strings_are_encoded_as_the_generic_path_does() -> None:
+    out = io.StringIO()
+    trace = TraceWriter(out, run_id="r").query(7)  # type: ignore[arg-type]
+    trace.event(StreamEvent(StreamEventType.CHUNK, content="x"))
+    trace.flush()
+    assert json.loads(out.getvalue())["query_id"] == 7

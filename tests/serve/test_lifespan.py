@@ -20,3 +20,17 @@ def test_the_heap_alive_at_startup_is_frozen_while_serving_and_thawed_at_shutdow
     during = asyncio.run(go())
     assert during > before + 1000  # modules, agents, schemas: out of the collector's scans
     assert gc.get_freeze_count() == 0
+
+
+def test_two_apps_in_one_process_thaw_only_when_the_last_stops() -> None:
+    first, second = (create_app({"qa": qa_agent()}, ServeSettings(cascades=())) for _ in range(2))
+
+    async def go() -> tuple[int, int]:
+        async with first.router.lifespan_context(first):
+            async with second.router.lifespan_context(second):
+                pass
+            still = gc.get_freeze_count()  # the second stopped, the first still serves
+        return still, gc.get_freeze_count()
+
+    still, after = asyncio.run(go())
+    assert still > 1000 and after == 0

@@ -81,7 +81,7 @@ class H1Transport(httpx.AsyncBaseTransport):
             break
         if _closes(request):
             connection.reusable = False
-        stream = _Body(self, connection, timeout.get("read"), request)
+        stream = ResponseBody(self, connection, timeout.get("read"), request)
         return httpx.Response(connection.status, headers=connection.headers, stream=stream,
                               extensions={"http_version": connection.version, "reason_phrase": connection.reason})
 
@@ -235,7 +235,7 @@ def _happy_eyeballs(loop: asyncio.AbstractEventLoop) -> bool:
     return _EYEBALLS[kind]
 
 
-class _Body(httpx.AsyncByteStream):
+class ResponseBody(httpx.AsyncByteStream):
     """A response body: its connection goes back to the pool once read to the end,
     and is closed if the reader stops early."""
 

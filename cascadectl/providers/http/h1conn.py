@@ -361,7 +361,10 @@ class Connection(asyncio.Protocol):
         self._waiter = waiter = loop.create_future()
         if timeout is not None:
             self._deadline, self._timeout = loop.time() + timeout, timeout
-            if self._timer is None:
+            timer = self._timer
+            if timer is None or timer.when() > self._deadline:  # none, or one armed for a longer timeout
+                if timer is not None:
+                    timer.cancel()
                 self._timer = loop.call_at(self._deadline, self._check_deadline)
         try:
             await waiter

@@ -246,12 +246,16 @@ async def sse_batches(
 
 
 def body_chunks(response: httpx.Response) -> AsyncGenerator[bytes, None]:
-    """The response body as it arrives. Without a Content-Encoding to undo, straight
-    from the transport's stream: httpx's aiter_bytes would add two generator layers,
-    a decoder and a chunker per body chunk that leave the bytes as they are."""
+    """The response body as it arrives. From our HTTP/1.1 transport without a
+    Content-Encoding to undo, straight from its body (a generator whose errors already
+    carry the request): httpx's aiter_bytes would add two generator layers, a decoder
+    and a chunker per body chunk that leave the bytes as they are. Any other stream
+    goes through httpx."""
+    from cascadectl.providers.http.h1 import ResponseBody
+
     coding = response.headers.get("content-encoding", "").strip().lower()
     stream = response.stream
-    if coding in ("", "identity") and isinstance(stream, httpx.AsyncByteStream) and not response.is_stream_consumed:
+    if coding in ("", "identity") and type(stream) is ResponseBody and not response.is_stream_consumed:
         response.is_stream_consumed = True  # as aiter_raw marks it: a second read fails the same way
         return cast(AsyncGenerator[bytes, None], stream.__aiter__())
     return cast(AsyncGenerator[bytes, None], response.aiter_bytes())  # httpx types it as a plain iterator

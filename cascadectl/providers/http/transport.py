@@ -263,7 +263,10 @@ class HTTPStream:
                 finally:
                     if response is not None:
                         await response.aclose()
-                await self._before_retry(error, attempt, guard)
+                try:
+                    await self._before_retry(error, attempt, guard)
+                finally:
+                    del error  # not kept alive (with its traceback and response) through the next attempt
         finally:
             guard.close()
 

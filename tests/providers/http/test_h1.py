@@ -710,3 +710,20 @@ def test_the_read_timer_moves_on_with_each_wait_and_fires_once_a_deadline_passes
         return rearmed, still_waiting, failure.value.kind is httpx.ReadTimeout  # type: ignore[attr-defined]
 
     assert asyncio.run(go()) == (True, True, True)
+
+
+def test_a_shorter_read_timeout_on_a_kept_connection_is_not_held_to_the_last_ones_timer() -> None:
+    async def go() -> tuple[float, float]:
+        connection, _ = _connection()
+        connection.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await _read_all(connection, timeout=60)  # the first request leaves a 60 s timer armed
+        connection.reset(head_only=False)
+        waiting = asyncio.ensure_future(connection.wait_head(0.5))
+        await asyncio.sleep(0)
+        loop = asyncio.get_running_loop()
+        assert connection._timer is not None
+        waiting.cancel()
+        return connection._timer.when() - loop.time(), 0.5
+
+    remaining, wanted = asyncio.run(go())
+    assert remaining <= wanted  # re-armed for the shorter deadline

@@ -276,3 +276,32 @@ def test_a_compressed_stream_is_decoded_and_a_plain_one_read_as_is(sse_server: S
     outcome = h.run(h.tier(sse_server.url), recorder=h.Recorder())
     assert outcome.error is None
     assert h.text(outcome.deltas) == "Hello"
+
+
+def test_a_body_from_another_transport_goes_through_httpx() -> None:
+    import asyncio
+
+    import httpx
+
+    from cascadectl.providers.http.sse import body_chunks
+
+    class Plain(httpx.AsyncByteStream):  # an __aiter__ that is an iterator, not a generator
+        def __init__(self) -> None:
+            self.parts = [b"data: 1\n\n"]
+
+        def __aiter__(self) -> Any:
+            return self
+
+        async def __anext__(self) -> bytes:
+            if not self.parts:
+                raise StopAsyncIteration
+            return self.parts.pop()
+
+    async def go() -> list[bytes]:
+        response = httpx.Response(200, stream=Plain(), request=httpx.Request("GET", "http://x/"))
+        chunks = body_chunks(response)
+        out = [chunk async for chunk in chunks]
+        await chunks.aclose()
+        return out
+
+    assert asyncio.run(go()) == [b"data: 1\n\n"]
