@@ -19,7 +19,10 @@ class Renderer:
     """Draft text goes to stdout live only on a terminal; when stdout is a file or
     a pipe the draft is held until accepted, so `> answer.txt` gets the answer alone."""
 
-    def __init__(self, out: IO[str] | None = None, err: IO[str] | None = None) -> None:
+    def __init__(self, out: IO[str] | None = None, err: IO[str] | None = None, loop: bool = False) -> None:
+        """`loop`: the tool loop runs the calls, so a call is a step on stderr (its
+        `⚙ name(arguments)` line), not part of the answer on stdout."""
+        self.loop = loop
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.live_out = self.out.isatty()
@@ -106,6 +109,8 @@ class Renderer:
 
     def on_tool_call_complete(self, event: StreamEvent) -> None:
         self._end_tool_line(")")
+        if self.loop:
+            return
         line = json.dumps(event.data["tool_call"], ensure_ascii=False)
         if event.phase == "draft" and not self.live_out:
             self.held.append(line + "\n")

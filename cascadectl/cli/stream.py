@@ -53,16 +53,16 @@ def stream(
     try:
         import asyncio  # here, not at the top: `cascadectl --help` should not pay for it
 
-        return asyncio.run(_run(agent, text, kwargs, json_out, writer))
+        return asyncio.run(_run(agent, text, kwargs, json_out, writer, loop=executor is not None))
     finally:
         if writer is not None:
             writer.close()
 
 
-async def _run(agent: Any, text: str, kwargs: dict[str, Any], json_out: bool, writer: Any) -> int:
+async def _run(agent: Any, text: str, kwargs: dict[str, Any], json_out: bool, writer: Any, loop: bool = False) -> int:
     from cascadectl.cli.render import Renderer
 
-    renderer = Renderer()
+    renderer = Renderer(loop=loop)
     failed = False
     try:
         async for event in agent.stream_events(text, trace=writer, **kwargs):
