@@ -149,4 +149,3 @@ def test_every_request_is_one_query_in_the_trace(served: Served) -> None:
     assert lines[0]["type"] == "query" and lines[-1]["type"] == "complete"
     assert lines[0]["data"]["cascade"] == "qa" and lines[0]["data"]["draft_mode"] == "buffered"
     assert lines[0]["data"]["messages"] == user(FRANCE)
-
