@@ -33,7 +33,8 @@ from typing import Any, AsyncIterator, Callable
 
 import httpx
 
-from cascadectl.providers.http.h1conn import Connection, Failure, Origin, check_token
+from cascadectl.providers.http.h1conn import Connection, Origin
+from cascadectl.providers.http.h1head import Failure, check_token
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _IDEMPOTENT = frozenset((b"GET", b"HEAD", b"OPTIONS", b"TRACE"))

@@ -3,7 +3,8 @@ parses each response as its bytes arrive.
 
 The parse runs inside asyncio's data callback, over the bytes just received (with
 offsets, no copying into a buffer first): status line, headers, then the body by its
-framing (Content-Length, `Transfer-Encoding: chunked`, or until the server closes).
+framing (Content-Length, `Transfer-Encoding: chunked`, or until the server closes;
+h1head.py reads the head and decides the framing).
 Decoded body bytes wait in a list for the reader, who takes them without awaiting
 anything when they are already there. A response that breaks the protocol aborts the
 connection and fails the request with RemoteProtocolError.
@@ -16,30 +17,14 @@ from typing import Any, AsyncIterator, Callable
 
 import httpx
 
+from cascadectl.providers.http.h1head import Failure, read_head
+
 MAX_HEAD = 64 * 1024  # status line and headers
 _MAX_LINE = 4096  # a chunk-size or trailer line
 HIGH_WATER = 1 << 20  # decoded body bytes waiting for the reader: pause the socket past this
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 Origin = tuple[str, str, int]
-
-
-class Failure(Exception):
-    """A connection-level failure, turned into the httpx exception for the request.
-    `unsent`: nothing of the request reached the connection (always safe to send again);
-    `before_response`: no byte of a response came back (safe for idempotent requests)."""
-
-    def __init__(self, kind: type[httpx.TransportError], message: str, *, unsent: bool = False,
-                 before_response: bool = False) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.unsent = unsent
-        self.before_response = before_response or unsent
-
-    def fresh(self) -> Failure:
-        """A new instance to raise (re-raising one instance grows its traceback)."""
-        return Failure(self.kind, str(self), unsent=self.unsent, before_response=self.before_response)
 
 
 class Connection(asyncio.Protocol):
@@ -185,48 +170,13 @@ class Connection(asyncio.Protocol):
         return pos
 
     def _read_head(self, head: bytes) -> None:
-        lines = [line[:-1] if line.endswith(b"\r") else line for line in head.split(b"\n")]
-        parts = lines[0].split(b" ", 2)
-        if len(parts) < 2 or parts[0] not in (b"HTTP/1.1", b"HTTP/1.0") or not (len(parts[1]) == 3 and parts[1].isdigit()):
-            raise Failure(httpx.RemoteProtocolError, f"not an HTTP/1.1 status line: {lines[0][:80]!r}")
-        status = int(parts[1])
-        if status < 100 or status == 101:
-            raise Failure(httpx.RemoteProtocolError, f"status {status}: not a response this client can take")
-        if status < 200:
+        parsed = read_head(head, self._head_only)
+        if parsed is None:
             return  # an interim response (100 Continue): the real one follows
-        self.version, self.status = parts[0], status
-        self.reason = parts[2] if len(parts) > 2 else b""
-        headers = []
-        for line in lines[1:]:
-            name, colon, value = line.partition(b":")
-            if not colon or not _TOKEN.fullmatch(name):
-                raise Failure(httpx.RemoteProtocolError, f"malformed response header line: {line[:80]!r}")
-            headers.append((name, value.strip(b" \t")))
-        self.headers = headers
+        self.version, self.status, self.reason, self.headers = parsed.version, parsed.status, parsed.reason, parsed.headers
+        self.reusable, self.done = parsed.reusable, parsed.done
+        self._framing, self._remaining = parsed.framing, parsed.remaining
         self.head_done = True
-        self._frame(headers)
-
-    def _frame(self, headers: list[tuple[bytes, bytes]]) -> None:
-        connection = b",".join(v for n, v in headers if n.lower() == b"connection").lower()
-        tokens = {t.strip() for t in connection.split(b",")}
-        self.reusable = b"close" not in tokens and (self.version == b"HTTP/1.1" or b"keep-alive" in tokens)
-        codings = [v.strip().lower() for n, v in headers if n.lower() == b"transfer-encoding"]
-        lengths = {v.strip() for n, v in headers if n.lower() == b"content-length"}
-        if self._head_only or self.status in (204, 304):
-            self.done = True
-        elif codings:
-            if codings != [b"chunked"]:
-                raise Failure(httpx.RemoteProtocolError, f"unsupported Transfer-Encoding: {b', '.join(codings)!r}")
-            self._framing = "chunked"
-            if lengths:
-                self.reusable = False  # both framings given: trust neither for the next response
-        elif lengths:
-            if len(lengths) > 1 or not next(iter(lengths)).isdigit():
-                raise Failure(httpx.RemoteProtocolError, f"bad Content-Length: {b', '.join(sorted(lengths))!r}")
-            self._framing, self._remaining = "length", int(next(iter(lengths)))
-            self.done = self._remaining == 0
-        else:
-            self._framing, self.reusable = "close", False
 
     def _parse_chunks(self, data: bytes, pos: int) -> int:
         end_of_data = len(data)
@@ -402,7 +352,3 @@ class Connection(asyncio.Protocol):
 def _expire(future: asyncio.Future[None], kind: type[httpx.TransportError], message: str) -> None:
     if not future.done():
         future.set_exception(Failure(kind, message))
-
-
-def check_token(value: bytes) -> bool:
-    return _TOKEN.fullmatch(value) is not None

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from cascadectl.providers.http.h1 import H1Transport
 from cascadectl.providers.http.h1conn import HIGH_WATER as _HIGH_WATER
-from cascadectl.providers.http.h1conn import Connection, Failure
+from cascadectl.providers.http.h1conn import Connection
+from cascadectl.providers.http.h1head import Failure
 from cascadectl.providers.http.pool import h1_transport
 from tests.support.sse_server import Scripted, SSEServer, tls_context, trusting_context
 
