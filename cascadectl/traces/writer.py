@@ -22,6 +22,7 @@ _BATCH = 64  # chunk lines held before a write
 _KEYS = frozenset(("v", "run_id", "query_id", "seq", "t_ms", "type", "phase", "model", "data", "content", "delta"))
 _encode_str = json.encoder.encode_basestring  # a str, as json.dumps(..., ensure_ascii=False) writes it (C in CPython)
 _SCALARS = (str, int, float, bool, type(None))  # exact types whose encoding a cache can keep
+_NAME_TYPES = (str, type(None))  # phase and model values a text line's cached middle may hold
 _MIDDLES: dict[Any, str] = {}  # a text line's type, phase, model and data, by (type, phase, model)
 
 
@@ -172,9 +173,6 @@ class QueryTrace:
     def discard(self) -> None:
         """Drop every held line and start the query over (seq 0)."""
         self.pending, self.seq = [], 0
-
-
-_NAME_TYPES = (str, type(None))
 
 
 def _encode(value: Any) -> str:

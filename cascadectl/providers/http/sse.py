@@ -21,6 +21,8 @@ from typing import AsyncGenerator, AsyncIterator, Awaitable, Callable, NamedTupl
 
 import httpx
 
+from cascadectl.providers.http.h1 import ResponseBody
+
 T = TypeVar("T")
 _LATE_TOLERANCE = 0.001  # loop timers may fire this much early; do not re-arm for it
 _DRAIN_LIMIT = 1.0  # after the final event, how long to wait for the body's end
@@ -251,8 +253,6 @@ def body_chunks(response: httpx.Response) -> AsyncGenerator[bytes, None]:
     carry the request): httpx's aiter_bytes would add two generator layers, a decoder
     and a chunker per body chunk that leave the bytes as they are. Any other stream
     goes through httpx."""
-    from cascadectl.providers.http.h1 import ResponseBody
-
     coding = response.headers.get("content-encoding", "").strip().lower()
     stream = response.stream
     if coding in ("", "identity") and type(stream) is ResponseBody and not response.is_stream_consumed:

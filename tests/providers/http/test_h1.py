@@ -172,6 +172,14 @@ def _ok(body: bytes) -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
 
 
+def _recording(received: list[bytes]) -> Callable[[int, socket.socket], None]:
+    """A handler that keeps the one request it reads and answers `done`."""
+    def handle(number: int, sock: socket.socket) -> None:
+        received.append(_read_request(sock))
+        sock.sendall(_ok(b"done"))
+    return handle
+
+
 @pytest.fixture
 def raw() -> Iterator[Callable[[Callable[[int, socket.socket], None]], RawServer]]:
     servers: list[RawServer] = []
@@ -249,12 +257,7 @@ def test_a_fresh_connection_closed_without_an_answer_is_not_retried(raw: Any) ->
 
 def test_a_streamed_request_body_is_sent_chunked(raw: Any) -> None:
     received: list[bytes] = []
-
-    def handle(number: int, sock: socket.socket) -> None:
-        received.append(_read_request(sock))
-        sock.sendall(_ok(b"done"))
-
-    server = raw(handle)
+    server = raw(_recording(received))
 
     async def parts() -> Any:
         yield b"hello "
@@ -641,12 +644,7 @@ def test_a_request_that_would_smuggle_bytes_is_refused(method: str, headers: dic
 
 def test_a_chunked_header_with_a_bytes_body_frames_the_body(raw: Any) -> None:
     received: list[bytes] = []
-
-    def handle(number: int, sock: socket.socket) -> None:
-        received.append(_read_request(sock))
-        sock.sendall(_ok(b"done"))
-
-    server = raw(handle)
+    server = raw(_recording(received))
 
     async def go() -> bytes:
         async with httpx.AsyncClient(transport=_transport()) as client:
