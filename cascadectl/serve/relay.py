@@ -134,13 +134,14 @@ class ChatResponse:
         return False
 
     async def _release(self, scope: Scope, receive: Receive, send: Send, items: list[StreamEvent]) -> bool:
-        """What the gate let through, in one write: a held draft goes out whole, and the
-        answer ends (`[DONE]` and the end of the body) before the cascade is closed."""
+        """What the gate let through, in one write: a held draft goes out whole (its text
+        in one delta), and the answer ends (`[DONE]` and the end of the body) before the
+        cascade is closed."""
         last = items[-1].type._value_
         if last == "error":  # the gate passes an error alone
             await self._failed(scope, receive, send, upstream_failure(items[-1].data))
             return True
-        body = b"".join([self.chunks.wire(item) for item in items])
+        body = self.chunks.wire_all(items)
         if not self.started:
             await self._start(send)
             body = sse(self.chunks.opening()) + body

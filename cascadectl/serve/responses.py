@@ -161,12 +161,34 @@ class Chunks:
 
     def wire(self, event: StreamEvent) -> bytes:
         """`for_event`, encoded as SSE events."""
-        if self._text is not None and event.type._value_ in TEXT_KINDS:
-            if not event.content:
-                return b""
-            before, after = self._text
-            return before + _encode_text(event.content).encode() + after
+        if event.type._value_ in TEXT_KINDS:
+            return self._text_wire(event.content)
         return b"".join([sse(chunk) for chunk in self.for_event(event)])
+
+    def wire_all(self, events: list[StreamEvent]) -> bytes:
+        """`wire` of each event, with each run of text events as one content delta: a
+        held draft, released whole, goes out as one chunk rather than one per token."""
+        out: list[bytes] = []
+        texts: list[str] = []
+        for event in events:
+            if event.type._value_ in TEXT_KINDS:
+                texts.append(event.content)
+                continue
+            if texts:
+                out.append(self._text_wire("".join(texts)))
+                texts = []
+            out.append(self.wire(event))
+        if texts:
+            out.append(self._text_wire("".join(texts)))
+        return b"".join(out)
+
+    def _text_wire(self, text: str) -> bytes:
+        if not text:
+            return b""
+        if self._text is None:
+            return sse(self.chunk({"content": text}))
+        before, after = self._text
+        return before + _encode_text(text).encode() + after
 
     def chunk(self, delta: Mapping[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
         out: dict[str, Any] = {

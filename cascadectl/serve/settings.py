@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 SETTINGS_ENV = "CASCADECTL_SERVE_SETTINGS"  # how `--workers N` hands the settings to each worker
 DEFAULT_MAX_BODY = 1 << 20
+# Trace lines are written in batches this often, off the requests' path (traces/writer.py);
+# a SIGTERM writes what is left, a SIGKILL loses at most this much.
+TRACE_FLUSH_INTERVAL = 0.05
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ def trace_writer(trace_dir: str | None) -> TraceWriter | None:
         return None
     from cascadectl.traces.writer import TraceWriter
 
-    return TraceWriter(Path(trace_dir) / trace_file_name())
+    return TraceWriter(Path(trace_dir) / trace_file_name(), flush_interval=TRACE_FLUSH_INTERVAL)
 
 
 def trace_file_name() -> str:

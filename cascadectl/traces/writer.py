@@ -1,11 +1,21 @@
 """JSONL traces: one JSON object per line, append-only, whole lines only.
 
 Lines are buffered per query and written with one write() per batch (at each
-non-chunk event and at the end of the query), then flushed, so an interrupted
-run leaves only whole lines behind.
+non-chunk event, every `_BATCH` chunks and at the end of the query), then flushed,
+so an interrupted run leaves only whole lines behind.
+
+An event whose line cannot change (text, and the records the engine builds for one
+event: routing, decision, switch, complete, error) is kept as it is and encoded
+when its batch is written; tool-call events carry the live partial arguments and
+are encoded at once.
+
+A writer made with `flush_interval` (the server's) writes no line on the caller's
+path: on an event loop, a batch is written by a timer within that many seconds,
+one write() for every query of the loop; `close()` writes what is left.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
@@ -24,6 +34,8 @@ _encode_str = json.encoder.encode_basestring  # a str, as json.dumps(..., ensure
 _SCALARS = (str, int, float, bool, type(None))  # exact types whose encoding a cache can keep
 _NAME_TYPES = (str, type(None))  # phase and model values a text line's cached middle may hold
 _MIDDLES: dict[Any, str] = {}  # a text line's type, phase, model and data, by (type, phase, model)
+# Events whose data the engine builds for that event alone: their lines may be encoded later.
+_FRESH = frozenset(("routing", "draft_decision", "switch", "complete", "error"))
 
 
 def new_run_id() -> str:
@@ -33,13 +45,18 @@ def new_run_id() -> str:
 class TraceWriter:
     """Thread-safe JSONL writer shared by the CLI and the library (`trace=`)."""
 
-    def __init__(self, target: str | os.PathLike[str] | IO[str], run_id: str | None = None) -> None:
+    def __init__(self, target: str | os.PathLike[str] | IO[str], run_id: str | None = None,
+                 flush_interval: float | None = None) -> None:
         self.run_id = run_id or new_run_id()
         self._own = not hasattr(target, "write")
         if self._own:
             Path(target).parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
         self._file: IO[str] = open(target, "a", encoding="utf-8") if self._own else target  # type: ignore[arg-type]
         self._lock = threading.Lock()
+        self.flush_interval = flush_interval
+        # Per event loop: the queries with lines to write, and the timer that writes them.
+        self._due: dict[asyncio.AbstractEventLoop, list[QueryTrace]] = {}
+        self._timers: dict[asyncio.AbstractEventLoop, asyncio.TimerHandle] = {}
 
     def query(self, query_id: str, extra: Mapping[str, Any] | None = None, hold: bool = False) -> QueryTrace:
         """A query's lines. With `hold`, nothing is written until `commit()` (a replay
@@ -53,7 +70,45 @@ class TraceWriter:
             self._file.write("".join(lines))
             self._file.flush()
 
+    def later(self, trace: QueryTrace) -> None:
+        """Write `trace`'s lines with the loop's next batch (now, off an event loop)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.write_lines(trace.take())
+            return
+        with self._lock:
+            self._due.setdefault(loop, []).append(trace)
+            if loop not in self._timers:
+                self._timers[loop] = loop.call_later(self.flush_interval or 0.0, self._write_due, loop)
+
+    def _write_due(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            traces = self._due.pop(loop, [])
+            self._timers.pop(loop, None)
+        lines: list[str] = []
+        for trace in traces:
+            lines += trace.take()
+        if lines and not self._file.closed:
+            self.write_lines(lines)
+
     def close(self) -> None:
+        """Write every batch still due, then close the file (if the writer opened it)."""
+        with self._lock:
+            due, self._due = self._due, {}
+            timers, self._timers = self._timers, {}
+        for loop, handle in timers.items():
+            if loop.is_closed():
+                continue
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                handle.cancel()  # else it finds nothing due and writes nothing
+        lines = [line for traces in due.values() for trace in traces for line in trace.take()]
+        if lines and not self._file.closed:
+            self.write_lines(lines)
         if self._own and not self._file.closed:
             self._file.close()
 
@@ -62,6 +117,9 @@ class TraceWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_Later = tuple[int, float, StreamEvent, str]  # (seq, perf_counter() at the event, the event, the extra's tail): encoded with its batch
 
 
 class QueryTrace:
@@ -74,55 +132,71 @@ class QueryTrace:
         self.extra = dict(extra)
         self.seq = 0
         self.t0 = time.perf_counter()
-        self.pending: list[str] = []
+        self.pending: list[str | _Later] = []  # encoded lines, and events to encode when written
+        self._queued = False  # in the writer's next batch
         self._head = (f'{{"v": {TRACE_SCHEMA_VERSION}, "run_id": {_encode(writer.run_id)}, '
                       f'"query_id": {_encode(query_id)}, "seq": ')
         self._extra_items: tuple[Any, ...] | None = None
         self._extra_tail = ""
 
     def _line(self, type_: str, phase: str | None, model: str | None, data: Mapping[str, Any], **more: Any) -> None:
+        """A line encoded now."""
+        self.pending.append(self._record(self.seq, time.perf_counter(), type_, phase, model, data, more, None))
+        self.seq += 1
+
+    def _record(self, seq: int, t: float, type_: str, phase: str | None, model: str | None, data: Mapping[str, Any],
+                more: Mapping[str, Any], tail: str | None) -> str:
+        """The generic line; `tail`, when given, is the extra as it was at the event."""
         record = {
             "v": TRACE_SCHEMA_VERSION,
             "run_id": self.writer.run_id,
             "query_id": self.query_id,
-            "seq": self.seq,
-            "t_ms": round((time.perf_counter() - self.t0) * 1000.0, 3),
+            "seq": seq,
+            "t_ms": round((t - self.t0) * 1000.0, 3),
             "type": type_,
             "phase": phase,
             "model": model,
             "data": data,
             **more,
-            **self.extra,
         }
-        self.seq += 1
-        self.pending.append(json.dumps(record, ensure_ascii=False, default=_jsonable) + "\n")
+        if tail is None:
+            record.update(self.extra)
+            return json.dumps(record, ensure_ascii=False, default=_jsonable) + "\n"
+        return json.dumps(record, ensure_ascii=False, default=_jsonable)[:-1] + tail + "}\n"
 
     def start(self, params: Mapping[str, Any]) -> None:
         self._line("query", None, None, dict(params))
         self.flush()
 
     def event(self, event: StreamEvent) -> None:
+        tail = self._tail()
+        item = (self.seq, time.perf_counter(), event, tail)
+        self.seq += 1
+        if tail is None or (event.data and event.type._value_ not in _FRESH):
+            self.pending.append(self._event_line(*item))  # a tool call's live arguments, or a clashing extra
+        else:
+            self.pending.append(item)
+        if not event.content or len(self.pending) >= _BATCH:
+            self.flush()
+
+    def _event_line(self, seq: int, t: float, event: StreamEvent, tail: str | None) -> str:
         content = event.content
         # A plain StreamEvent has no `delta` slot: getattr's miss would cost a caught AttributeError.
         delta = None if type(event) is StreamEvent else getattr(event, "delta", None)
-        tail = self._tail() if content and type(content) is str and delta is None and not event.data else None
-        if tail is not None:
-            self._text_line(event, content, tail)
-        else:
-            more: dict[str, Any] = {}
-            if content:
-                more["content"] = content
-            if delta is not None:
-                more["delta"] = delta
-            self._line(event.type._value_, event.phase, event.model, event.data, **more)
-        if not content or len(self.pending) >= _BATCH:
-            self.flush()
+        if tail is not None and content and type(content) is str and delta is None and not event.data:
+            return self._text_line(seq, t, event, content, tail)
+        more: dict[str, Any] = {}
+        if content:
+            more["content"] = content
+        if delta is not None:
+            more["delta"] = delta
+        return self._record(seq, t, event.type._value_, event.phase, event.model, event.data, more, tail)
 
-    def _text_line(self, event: StreamEvent, content: str, tail: str) -> None:
+    def _text_line(self, seq: int, t: float, event: StreamEvent, content: str, tail: str) -> str:
         """A text event's line (nearly every line of a trace), byte for byte what
-        `_line` writes, built around the one value that needs encoding: about a
+        `_record` writes, built around the one value that needs encoding: about a
         quarter of the cost of encoding the whole record."""
-        t_ms = round((time.perf_counter() - self.t0) * 1000.0, 3)
+        t_ms = round((t - self.t0) * 1000.0, 3)
         phase, model = event.phase, event.model
         cacheable = type(phase) in _NAME_TYPES and type(model) in _NAME_TYPES  # 1 == True == 1.0 as keys
         key = (event.type, phase, model)
@@ -132,8 +206,7 @@ class QueryTrace:
                       '"data": {}, "content": ')
             if cacheable and len(_MIDDLES) < 256:
                 _MIDDLES[key] = middle
-        self.pending.append(f'{self._head}{self.seq}, "t_ms": {t_ms!r}, {middle}{_encode_str(content)}{tail}}}\n')
-        self.seq += 1
+        return f'{self._head}{seq}, "t_ms": {t_ms!r}, {middle}{_encode_str(content)}{tail}}}\n'
 
     def _tail(self) -> str | None:
         """`extra`, encoded to follow a line's own keys; None when a key repeats one."""
@@ -156,14 +229,27 @@ class QueryTrace:
         return self._extra_tail
 
     def record(self, type_: str, data: Mapping[str, Any]) -> None:
-        """A line that is not a stream event (e.g. an eval's `score`), written at once."""
+        """A line that is not a stream event (e.g. an eval's `score`), written at once
+        (with the next batch, by a writer with a flush interval)."""
         self._line(type_, None, None, dict(data))
         self.flush()
 
     def flush(self) -> None:
-        if not self.hold:
-            self.writer.write_lines(self.pending)
-            self.pending = []
+        if self.hold or not self.pending:
+            return
+        if self.writer.flush_interval is None:
+            self.writer.write_lines(self.take())
+        elif not self._queued:
+            self._queued = True
+            self.writer.later(self)
+
+    def take(self) -> list[str]:
+        """The lines not yet written, encoded (none while held); they are the caller's to write."""
+        self._queued = False
+        if self.hold:
+            return []
+        pending, self.pending = self.pending, []
+        return [item if type(item) is str else self._event_line(*item) for item in pending]
 
     def commit(self) -> None:
         """Write every held line (and stop holding)."""

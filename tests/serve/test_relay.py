@@ -41,6 +41,18 @@ def test_a_rejected_draft_never_reaches_the_client_by_default() -> None:
     assert text == "The capital of Germany is Berlin."
 
 
+def test_an_accepted_held_draft_goes_out_as_one_delta_and_a_live_one_token_by_token() -> None:
+    france = user("What is the capital of France?")
+    contents = {}
+    for live in (False, True):
+        response = call(create_app({"qa": qa_agent()}, settings(live_drafts=live)), "POST", CHAT,
+                        json={"model": "qa", "messages": france, "stream": True})
+        payloads = [p for p in sse_payloads(response.text) if p != "[DONE]" and p["choices"]]
+        contents[live] = [p["choices"][0]["delta"]["content"] for p in payloads if p["choices"][0]["delta"].get("content")]
+    assert contents[False] == ["The capital of France is Paris."]
+    assert len(contents[True]) > 1 and "".join(contents[True]) == "The capital of France is Paris."
+
+
 def test_live_drafts_stream_the_draft_then_retract_it() -> None:
     response = stream_body(create_app({"qa": qa_agent()}, settings(live_drafts=True)))
     payloads = [p for p in sse_payloads(response.text) if p != "[DONE]"]

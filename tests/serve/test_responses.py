@@ -72,3 +72,14 @@ def test_other_events_on_the_wire_are_their_dicts_encoded() -> None:
     complete = StreamEvent(S.COMPLETE, data={"result": result().to_dict()})
     assert chunks.wire(complete) == b"".join(sse(c) for c in Chunks(IDS, include_usage=True).for_event(complete))
     assert chunks.wire(StreamEvent(S.ROUTING, data={"tiers": ["a"]})) == b""
+
+
+def test_a_released_run_of_text_goes_out_as_one_delta_between_the_other_events() -> None:
+    chunks = Chunks(IDS, include_usage=False)
+    start = ToolStreamEvent(T.TOOL_CALL_START, data={"id": "c1", "name": "ping", "index": 0})
+    events = [StreamEvent(S.CHUNK, "The "), StreamEvent(S.CHUNK, ""), StreamEvent(S.CHUNK, "capital "), start,
+              ToolStreamEvent(T.TEXT_CHUNK, "is "), ToolStreamEvent(T.TEXT_CHUNK, "Paris.")]
+    expected = (chunks.wire(StreamEvent(S.CHUNK, "The capital ")) + Chunks(IDS, False).wire(start)
+                + chunks.wire(StreamEvent(S.CHUNK, "is Paris.")))
+    assert Chunks(IDS, include_usage=False).wire_all(events) == expected
+    assert Chunks(IDS, include_usage=False).wire_all([StreamEvent(S.CHUNK, "")]) == b""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 import openai
 import pytest
@@ -20,14 +20,26 @@ UPSTREAM_KEY = "sk-upstream-loopback-7777"
 BASE = {"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 1, "model": "small-model"}
 
 
+class Served(NamedTuple):
+    upstream: SSEServer
+    url: str
+    live: LiveServer
+    traces: Path
+
+    def written_traces(self) -> str:
+        """Every line the server traced, once it has stopped (it writes lines in batches)."""
+        self.live.stop()
+        return "".join(p.read_text() for p in self.traces.glob("*.jsonl"))
+
+
 @pytest.fixture
-def server(sse_server: SSEServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[SSEServer, str, Path]]:
+def server(sse_server: SSEServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
     monkeypatch.setenv("UPSTREAM_KEY", UPSTREAM_KEY)
     monkeypatch.setenv("SERVE_KEY", CLIENT_KEY)
     cascade = openai_yaml(tmp_path / "loop.yaml", sse_server.url, "UPSTREAM_KEY")
     config = ServeSettings(cascades=(str(cascade),), api_key_env="SERVE_KEY", trace_dir=str(tmp_path / "traces"))
     with LiveServer(app_from_settings(config)) as live:
-        yield sse_server, live.url, tmp_path / "traces"
+        yield Served(sse_server, live.url, live, tmp_path / "traces")
 
 
 def sdk(url: str) -> openai.OpenAI:
@@ -49,8 +61,8 @@ def tool_call_stream() -> Scripted:
     return Scripted(200, tuple(openai_events(payloads)))
 
 
-def test_text_streams_through_with_the_upstream_key_only_upstream(server: tuple[SSEServer, str, Path]) -> None:
-    upstream, url, traces = server
+def test_text_streams_through_with_the_upstream_key_only_upstream(server: Served) -> None:
+    upstream, url = server.upstream, server.url
     upstream.add(CHAT, openai_text(["The ", "capital ", "of ", "France ", "is ", "Paris."]))
     chunks = list(sdk(url).chat.completions.create(model="loop", messages=user("What is the capital of France?"),
                                                    stream=True, stream_options={"include_usage": True}))
@@ -60,12 +72,12 @@ def test_text_streams_through_with_the_upstream_key_only_upstream(server: tuple[
     assert sent.headers["authorization"] == f"Bearer {UPSTREAM_KEY}"  # the client's key never goes upstream
     assert sent.headers["content-type"] == "application/json" and sent.headers["accept"] == "text/event-stream"
     assert sent.json["messages"] == user("What is the capital of France?")
-    text = "".join(p.read_text() for p in traces.glob("*.jsonl"))
-    assert text and UPSTREAM_KEY not in text and CLIENT_KEY not in text
+    text = server.written_traces()
+    assert '"type": "complete"' in text and UPSTREAM_KEY not in text and CLIENT_KEY not in text
 
 
-def test_upstream_tool_call_fragments_reach_the_client_in_openai_shape(server: tuple[SSEServer, str, Path]) -> None:
-    upstream, url, _ = server
+def test_upstream_tool_call_fragments_reach_the_client_in_openai_shape(server: Served) -> None:
+    upstream, url = server.upstream, server.url
     upstream.add(CHAT, tool_call_stream(), tool_call_stream())
     ask = dict(model="loop", messages=user("What is the weather in Paris?"), tools=[WEATHER_TOOL])
     chunks = list(sdk(url).chat.completions.create(**ask, stream=True))
@@ -78,8 +90,8 @@ def test_upstream_tool_call_fragments_reach_the_client_in_openai_shape(server: t
     assert upstream.requests[0].json["tools"][0]["function"]["name"] == "get_weather"
 
 
-def test_upstream_auth_failures_are_a_502_that_quotes_no_upstream_message(server: tuple[SSEServer, str, Path]) -> None:
-    upstream, url, _ = server
+def test_upstream_auth_failures_are_a_502_that_quotes_no_upstream_message(server: Served) -> None:
+    upstream, url = server.upstream, server.url
     refusal = json_response(401, {"error": {"message": "Incorrect API key provided: sk-upstr****7777", "type": "invalid_request_error"}})
     upstream.add(CHAT, refusal, refusal)
     with pytest.raises(openai.InternalServerError) as caught:
