@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 
-from starlette.requests import ClientDisconnect, Request
-
 from cascadectl.serve.errors import bad_request, too_large, too_many, unauthorized
 from cascadectl.serve.relay import ASGIApp, Receive, Scope, Send, send_error
 
@@ -95,19 +93,21 @@ class InFlightLimit:
             gauge.leave()
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The whole body, or 413 as soon as it is known to be too large."""
-    declared = request.headers.get("content-length", "")
+    declared = next((bytes(v) for k, v in scope.get("headers") or () if k.lower() == b"content-length"), b"")
     if declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
     parts: list[bytes] = []
     size = 0
-    try:
-        async for part in request.stream():
-            size += len(part)
-            if size > limit:
-                raise too_large(limit)
-            parts.append(part)
-    except ClientDisconnect:  # gone before its body arrived: nobody reads this answer
-        raise bad_request("the client disconnected while sending the request") from None
-    return b"".join(parts)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":  # gone before its body arrived: nobody reads this answer
+            raise bad_request("the client disconnected while sending the request")
+        part = message.get("body", b"")
+        size += len(part)
+        if size > limit:
+            raise too_large(limit)
+        parts.append(part)
+        if not message.get("more_body", False):
+            return b"".join(parts)

@@ -205,10 +205,13 @@ def trace_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def call(app: Any, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    """One request to an app in process (httpx's ASGI transport: no socket)."""
+def call(app: Any, method: str, path: str, raise_app_exceptions: bool = True, **kwargs: Any) -> httpx.Response:
+    """One request to an app in process (httpx's ASGI transport: no socket). An
+    exception the app lets out (after its 500, as under uvicorn) is raised here,
+    unless `raise_app_exceptions` is False."""
     async def go() -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve") as http:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+        async with httpx.AsyncClient(transport=transport, base_url="http://serve") as http:
             return await http.request(method, path, **kwargs)
 
     return asyncio.run(go())

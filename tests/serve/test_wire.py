@@ -102,3 +102,16 @@ def test_unknown_paths_and_methods_answer_in_openai_shape() -> None:
     assert call(app(), "GET", "/v1/completions").json()["error"]["code"] == "not_found"
     wrong = call(app(), "GET", CHAT)
     assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_an_unexpected_failure_before_the_answer_is_a_500_in_openai_shape() -> None:
+    agent = qa_agent()
+
+    def broken(**kwargs: Any) -> Any:
+        raise RuntimeError("a bug, with a secret: sk-should-not-leak")
+
+    agent.stream_events = broken  # type: ignore[method-assign]
+    response = call(create_app({"qa": agent}, settings()), "POST", CHAT, raise_app_exceptions=False,
+                    json={"model": "qa", "messages": user("Hi")})
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error" and "sk-should-not-leak" not in response.text
