@@ -52,16 +52,18 @@ class SSEParser:
     model API sends is one `data:` line, which then costs one slice; anything
     else takes the line-by-line path."""
 
-    __slots__ = ("_decode", "_parts", "_skip_lf")
+    __slots__ = ("_decode", "_fed", "_plain", "_parts", "_skip_lf")
 
     def __init__(self) -> None:
         # utf-8-sig drops a leading byte-order mark, as the spec asks.
         self._decode = codecs.getincrementaldecoder("utf-8-sig")("replace").decode
+        self._fed = 0  # bytes the incremental decoder has seen
+        self._plain = False  # past the byte-order mark, and the decoder holds no part of a character
         self._parts: list[str] = []  # the unfinished event, CR already turned into LF
         self._skip_lf = False  # the last chunk ended in CR: a leading LF belongs to it
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        text = self._newlines(self._decode(chunk))
+        text = self._newlines(self._text(chunk))
         parts = self._parts
         if "\n\n" not in text and not (text[:1] == "\n" and parts and parts[-1][-1] == "\n"):
             if text:
@@ -74,6 +76,18 @@ class SSEParser:
         tail = blocks.pop()
         self._parts = [tail] if tail else []
         return _events(blocks)
+
+    def _text(self, chunk: bytes) -> str:
+        """The chunk decoded. A chunk that ends in an ASCII byte, after the decoder's
+        own state is clear, decodes whole (nearly every chunk: events end in "\n"):
+        what the incremental decoder would return, without its two Python layers."""
+        if self._plain and chunk and chunk[-1] < 0x80:
+            return chunk.decode("utf-8", "replace")
+        text = self._decode(chunk)
+        self._fed += len(chunk)
+        # 3 bytes settle whether a byte-order mark leads; an ASCII last byte leaves nothing buffered.
+        self._plain = self._fed >= 3 and bool(chunk) and chunk[-1] < 0x80
+        return text
 
     def _newlines(self, text: str) -> str:
         """CR and CRLF as LF, also when a CRLF is split across two reads."""

@@ -179,3 +179,20 @@ def test_an_outside_cancellation_is_not_turned_into_a_timeout() -> None:
         guard.close()
 
     asyncio.run(go())
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.lists(st.one_of(st.text(max_size=8).map(str.encode), st.binary(max_size=4),
+                          st.sampled_from([b"\xef\xbb\xbf", b"\xef", b"\xe2\x82", b"\xac", b"\n\n", b"data: "])),
+                max_size=12),
+       st.lists(st.integers(min_value=0, max_value=200), max_size=8))
+def test_chunks_decode_as_the_incremental_decoder_decodes_the_whole_body(pieces: list[bytes], cuts: list[int]) -> None:
+    # Random bytes (a byte-order mark, characters split across reads, invalid UTF-8) cut anywhere.
+    import codecs
+
+    body = b"".join(pieces)
+    points = [0, *sorted(min(c, len(body)) for c in cuts), len(body)]
+    parser = SSEParser()
+    decoded = "".join(parser._text(body[a:b]) for a, b in zip(points, points[1:])) + parser._decode(b"", True)
+    whole = codecs.getincrementaldecoder("utf-8-sig")("replace")
+    assert decoded == whole.decode(body) + whole.decode(b"", True)
