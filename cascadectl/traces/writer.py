@@ -6,17 +6,19 @@ so an interrupted run leaves only whole lines behind.
 
 An event whose line cannot change (text, and the records the engine builds for one
 event: routing, decision, switch, complete, error) is kept as it is and encoded
-when its batch is written; tool-call events carry the live partial arguments and
-are encoded at once.
+when its batch is written, so whoever receives such an event must leave its data
+as it is; tool-call events carry the live partial arguments and are encoded at once.
 
 A writer made with `flush_interval` (the server's) writes no line on the caller's
-path: on an event loop, a batch is written by a timer within that many seconds,
-one write() for every query of the loop; `close()` writes what is left.
+path: on an event loop, a timer writes every line of the loop's queries within that
+many seconds, in one write(); `close()` writes what is left. Lines of a loop that
+ended before its timer fired are written at the next query's batch, or at close.
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import threading
 import time
@@ -27,6 +29,7 @@ from typing import IO, Any, Mapping
 from cascadectl.streaming.events import StreamEvent
 
 TRACE_SCHEMA_VERSION = 1
+log = logging.getLogger("cascadectl.traces")
 _BATCH = 64  # chunk lines held before a write
 # A line's own keys, in order; `extra` keys that repeat one take the slow path.
 _KEYS = frozenset(("v", "run_id", "query_id", "seq", "t_ms", "type", "phase", "model", "data", "content", "delta"))
@@ -57,6 +60,7 @@ class TraceWriter:
         # Per event loop: the queries with lines to write, and the timer that writes them.
         self._due: dict[asyncio.AbstractEventLoop, list[QueryTrace]] = {}
         self._timers: dict[asyncio.AbstractEventLoop, asyncio.TimerHandle] = {}
+        self._closed = False
 
     def query(self, query_id: str, extra: Mapping[str, Any] | None = None, hold: bool = False) -> QueryTrace:
         """A query's lines. With `hold`, nothing is written until `commit()` (a replay
@@ -71,44 +75,62 @@ class TraceWriter:
             self._file.flush()
 
     def later(self, trace: QueryTrace) -> None:
-        """Write `trace`'s lines with the loop's next batch (now, off an event loop)."""
+        """Write `trace`'s lines with its loop's next batch (at once off an event loop,
+        or once the writer is closed)."""
         try:
-            loop = asyncio.get_running_loop()
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
-            self.write_lines(trace.take())
-            return
+            loop = None
         with self._lock:
-            self._due.setdefault(loop, []).append(trace)
-            if loop not in self._timers:
-                self._timers[loop] = loop.call_later(self.flush_interval or 0.0, self._write_due, loop)
+            ended = [other for other in self._due if other.is_closed()]  # their timers will never fire
+            orphans = [queued for other in ended for queued in self._due.pop(other)]
+            for other in ended:
+                self._timers.pop(other, None)
+            if loop is None or self._closed:
+                now = trace
+            else:
+                now = None
+                self._due.setdefault(loop, []).append(trace)
+                if loop not in self._timers:
+                    self._timers[loop] = loop.call_later(self.flush_interval or 0.0, self._write_due, loop)
+        self._write(orphans)
+        if now is not None:
+            self.write_lines(now.take())  # a closed file raises, as without a flush interval
 
     def _write_due(self, loop: asyncio.AbstractEventLoop) -> None:
         with self._lock:
             traces = self._due.pop(loop, [])
             self._timers.pop(loop, None)
+        self._write(traces)
+
+    def _write(self, traces: list[QueryTrace]) -> None:
+        """Every line of `traces` in one write. A query whose lines fail to encode (data
+        JSON cannot hold) loses that batch alone, and the log says so."""
         lines: list[str] = []
         for trace in traces:
-            lines += trace.take()
-        if lines and not self._file.closed:
-            self.write_lines(lines)
+            try:
+                lines += trace.take()
+            except Exception:  # noqa: BLE001 - a timer has no caller to raise to
+                log.exception("trace lines of query %r could not be encoded and were dropped", trace.query_id)
+        if lines:
+            with self._lock:
+                if not self._file.closed:
+                    self._file.write("".join(lines))
+                    self._file.flush()
 
     def close(self) -> None:
         """Write every batch still due, then close the file (if the writer opened it)."""
         with self._lock:
+            self._closed = True
             due, self._due = self._due, {}
             timers, self._timers = self._timers, {}
-        for loop, handle in timers.items():
-            if loop.is_closed():
-                continue
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is loop:
-                handle.cancel()  # else it finds nothing due and writes nothing
-        lines = [line for traces in due.values() for trace in traces for line in trace.take()]
-        if lines and not self._file.closed:
-            self.write_lines(lines)
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running in timers:
+            timers[running].cancel()  # a timer of another loop finds nothing due and writes nothing
+        self._write([trace for traces in due.values() for trace in traces])
         if self._own and not self._file.closed:
             self._file.close()
 
@@ -134,6 +156,7 @@ class QueryTrace:
         self.t0 = time.perf_counter()
         self.pending: list[str | _Later] = []  # encoded lines, and events to encode when written
         self._queued = False  # in the writer's next batch
+        self._batched = writer.flush_interval is not None  # every line goes to the writer's timer
         self._head = (f'{{"v": {TRACE_SCHEMA_VERSION}, "run_id": {_encode(writer.run_id)}, '
                       f'"query_id": {_encode(query_id)}, "seq": ')
         self._extra_items: tuple[Any, ...] | None = None
@@ -176,7 +199,7 @@ class QueryTrace:
             self.pending.append(self._event_line(*item))  # a tool call's live arguments, or a clashing extra
         else:
             self.pending.append(item)
-        if not event.content or len(self.pending) >= _BATCH:
+        if not event.content or self._batched or len(self.pending) >= _BATCH:
             self.flush()
 
     def _event_line(self, seq: int, t: float, event: StreamEvent, tail: str | None) -> str:
@@ -237,7 +260,7 @@ class QueryTrace:
     def flush(self) -> None:
         if self.hold or not self.pending:
             return
-        if self.writer.flush_interval is None:
+        if not self._batched:
             self.writer.write_lines(self.take())
         elif not self._queued:
             self._queued = True

@@ -125,3 +125,54 @@ def test_off_an_event_loop_a_flush_interval_writes_at_once() -> None:
     trace = TraceWriter(out, run_id="r", flush_interval=3600.0).query("q")
     trace.start({"query": "x"})
     assert [w["type"] for w in lines(out)] == ["query"]
+
+
+def test_a_query_whose_lines_fail_to_encode_loses_its_batch_alone(caplog: Any) -> None:
+    out = io.StringIO()
+    writer = TraceWriter(out, run_id="r", flush_interval=0.0)
+
+    async def main() -> None:
+        bad, good = writer.query("bad"), writer.query("good")
+        bad.event(StreamEvent(S.ROUTING, data={("a", "tuple"): "key"}))  # JSON has no tuple keys
+        good.event(StreamEvent(S.ROUTING, data={"tiers": ["a"]}))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        good.event(StreamEvent(S.COMPLETE, data={"result": {}}))  # queued again: not lost behind the failure
+        bad.event(StreamEvent(S.COMPLETE, data={"result": {}}))
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert [(w["query_id"], w["type"]) for w in lines(out)] == [("good", "routing"), ("good", "complete"),
+                                                                 ("bad", "complete")]
+    assert "'bad'" in caplog.text
+
+
+def test_lines_of_a_loop_that_ended_before_its_timer_are_written_by_the_next_batch_or_close() -> None:
+    out = io.StringIO()
+    writer = TraceWriter(out, run_id="r", flush_interval=3600.0)
+
+    async def query(name: str) -> None:
+        writer.query(name).event(StreamEvent(S.COMPLETE, data={"result": {}}))
+
+    asyncio.run(query("first"))  # its loop closes long before the timer's hour
+    assert out.getvalue() == ""
+    asyncio.run(query("second"))
+    assert [w["query_id"] for w in lines(out)] == ["first"]
+    writer.close()
+    assert [w["query_id"] for w in lines(out)] == ["first", "second"]
+
+
+def test_with_a_flush_interval_text_lines_are_due_with_the_next_batch_too() -> None:
+    out = io.StringIO()
+    writer = TraceWriter(out, run_id="r", flush_interval=0.0)
+
+    async def main() -> None:
+        trace = writer.query("q")
+        trace.event(StreamEvent(S.CHUNK, content="Par"))
+        trace.event(StreamEvent(S.CHUNK, content="is"))
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert [w["content"] for w in lines(out)] == ["Par", "is"]

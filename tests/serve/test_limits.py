@@ -66,3 +66,28 @@ def test_past_max_concurrency_requests_get_429_with_retry_after(monkeypatch: pyt
         hold.release()
         assert first.result(WAIT).status_code == 200
         assert httpx.post(f"{live.url}{CHAT}", json=BODY, timeout=WAIT).status_code == 200  # the slot is free again
+
+
+def test_a_client_gone_while_sending_its_body_gets_a_400_and_no_cascade_runs() -> None:
+    import asyncio
+
+    from cascadectl.providers.fake import FakeScript
+
+    drafter = FakeScript()
+    app = create_app({"qa": qa_agent(drafter)}, settings())
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": CHAT, "raw_path": CHAT.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"content-type", b"application/json"), (b"content-length", b"500")],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2)}
+    messages = [{"type": "http.request", "body": b'{"model": "qa", "mess', "more_body": True}, {"type": "http.disconnect"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 400
+    assert b"disconnected while sending" in sent[1]["body"] and drafter.requests == []
