@@ -1,12 +1,14 @@
 """Auth, body size and concurrency: what the server refuses, and how."""
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AsyncIterator
 
 import httpx
 import pytest
 
+from cascadectl.providers.fake import FakeScript
 from cascadectl.serve.app import create_app
 from tests.serve.conftest import settings
 from tests.serve.support import CLIENT_KEY, WAIT, Hold, LiveServer, call, held_agent, qa_agent, use_held_provider, user
@@ -69,10 +71,6 @@ def test_past_max_concurrency_requests_get_429_with_retry_after(monkeypatch: pyt
 
 
 def test_a_client_gone_while_sending_its_body_gets_a_400_and_no_cascade_runs() -> None:
-    import asyncio
-
-    from cascadectl.providers.fake import FakeScript
-
     drafter = FakeScript()
     app = create_app({"qa": qa_agent(drafter)}, settings())
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
