@@ -40,6 +40,9 @@ class Connection(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._deadline: float | None = None
         self._timeout = 0.0
+        # Its transport's loop, once known: asyncio.get_running_loop() makes a getpid()
+        # system call each time, and a wait is made for every chunk.
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.reset(head_only=False)
 
     def reset(self, head_only: bool) -> None:
@@ -307,7 +310,9 @@ class Connection(asyncio.Protocol):
         than the rest of a chunk's read)."""
         if self.failure is not None:
             raise self.failure.fresh()
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
         self._waiter = waiter = loop.create_future()
         if timeout is not None:
             self._deadline, self._timeout = loop.time() + timeout, timeout
@@ -329,7 +334,7 @@ class Connection(asyncio.Protocol):
         deadline, waiter = self._deadline, self._waiter
         if deadline is None or waiter is None or waiter.done():
             return  # not waiting: the next wait arms a fresh timer
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         if loop.time() < deadline - 0.001:
             self._timer = loop.call_at(deadline, self._check_deadline)
             return

@@ -175,7 +175,7 @@ class Guard:
             if now >= end:
                 raise self._exceeded()
         self._end = end
-        self._task = asyncio.current_task()
+        self._task = asyncio.current_task(self._loop)  # given the loop: no getpid() system call
         handle = self._handle
         if handle is None or handle.when() > end:
             self._schedule(end, handle)
