@@ -246,8 +246,21 @@ async def sse_batches(
     goes back to the pool instead of being closed, and iteration ends."""
     parser = SSEParser()
     chunks = body_chunks(response)
+    next_chunk = chunks.__anext__
     try:
-        while (chunk := await _next_chunk(chunks, guard, stall)) is not None:
+        while True:
+            # Each wait bounded by the guard; inline rather than a helper: a coroutine
+            # frame less per body chunk.
+            guard.arm(stall, "stall")
+            try:
+                chunk = await next_chunk()
+            except StopAsyncIteration:
+                break
+            except asyncio.CancelledError:
+                guard.raise_if_fired()
+                raise
+            finally:
+                guard.disarm()
             events = parser.feed(chunk)
             if events:
                 yield events
@@ -273,19 +286,6 @@ def body_chunks(response: httpx.Response) -> AsyncGenerator[bytes, None]:
         response.is_stream_consumed = True  # as aiter_raw marks it: a second read fails the same way
         return cast(AsyncGenerator[bytes, None], stream.__aiter__())
     return cast(AsyncGenerator[bytes, None], response.aiter_bytes())  # httpx types it as a plain iterator
-
-
-async def _next_chunk(chunks: AsyncIterator[bytes], guard: Guard, stall: float | None) -> bytes | None:
-    guard.arm(stall, "stall")
-    try:
-        return await chunks.__anext__()
-    except StopAsyncIteration:
-        return None
-    except asyncio.CancelledError:
-        guard.raise_if_fired()
-        raise
-    finally:
-        guard.disarm()
 
 
 async def iter_sse(
