@@ -16,7 +16,6 @@ ended before its timer fired are written at the next query's batch, or at close.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -24,9 +23,12 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import IO, Any, Mapping
+from typing import IO, TYPE_CHECKING, Any, Mapping
 
 from cascadectl.streaming.events import StreamEvent
+
+if TYPE_CHECKING:
+    import asyncio
 
 TRACE_SCHEMA_VERSION = 1
 log = logging.getLogger("cascadectl.traces")
@@ -77,6 +79,8 @@ class TraceWriter:
     def later(self, trace: QueryTrace) -> None:
         """Write `trace`'s lines with its loop's next batch (at once off an event loop,
         or once the writer is closed)."""
+        import asyncio  # here: `cascadectl validate` and the like never load asyncio
+
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -124,6 +128,8 @@ class TraceWriter:
             self._closed = True
             due, self._due = self._due, {}
             timers, self._timers = self._timers, {}
+        import asyncio
+
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
