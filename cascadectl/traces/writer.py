@@ -147,7 +147,8 @@ class TraceWriter:
         self.close()
 
 
-_Later = tuple[int, float, StreamEvent, str]  # (seq, perf_counter() at the event, the event, the extra's tail): encoded with its batch
+# A line encoded with its batch: (seq, perf_counter() at the event, the event, the extra's tail).
+_Later = tuple[int, float, StreamEvent, str]
 
 
 class QueryTrace:

@@ -77,7 +77,8 @@ def test_a_client_gone_while_sending_its_body_gets_a_400_and_no_cascade_runs() -
              "path": CHAT, "raw_path": CHAT.encode(), "query_string": b"", "root_path": "",
              "headers": [(b"content-type", b"application/json"), (b"content-length", b"500")],
              "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2)}
-    messages = [{"type": "http.request", "body": b'{"model": "qa", "mess', "more_body": True}, {"type": "http.disconnect"}]
+    messages = [{"type": "http.request", "body": b'{"model": "qa", "mess', "more_body": True},
+                {"type": "http.disconnect"}]
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
