@@ -38,12 +38,20 @@ def _guarded(path: str) -> bool:
     return path == "/v1" or path.startswith("/v1/")
 
 
-def _bearer(scope: Scope) -> bytes | None:
+def _header(scope: Scope, wanted: bytes) -> bytes | None:
+    """The first value of the request header `wanted` (lower case), or None."""
     for name, value in scope.get("headers") or ():
-        if name.lower() == b"authorization":
-            scheme, _, token = bytes(value).partition(b" ")
-            return token.strip() if scheme.lower() == b"bearer" and token.strip() else None
+        if name.lower() == wanted:
+            return bytes(value)
     return None
+
+
+def _bearer(scope: Scope) -> bytes | None:
+    header = _header(scope, b"authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(b" ")
+    return token.strip() if scheme.lower() == b"bearer" and token.strip() else None
 
 
 class InFlight:
@@ -95,7 +103,7 @@ class InFlightLimit:
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The whole body, or 413 as soon as it is known to be too large."""
-    declared = next((bytes(v) for k, v in scope.get("headers") or () if k.lower() == b"content-length"), b"")
+    declared = _header(scope, b"content-length") or b""
     if declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
     parts: list[bytes] = []
